@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# vfio-pci-ng
+#
+#   make                 build vfio-pci.ko for every kernel of the matrix
+#   make KDIR=<dir>      build for one kernel build tree (into build/custom)
+#   make run             set up, build, boot a VM with our driver, run the demo
+#   make check           set up, build (W=1 + sparse), checkpatch, then every
+#                        test on every kernel, with our driver and the in-tree one
+#   make setup           install what is missing and prepare the kernel matrix
+#   make clean
+#
+# Kernels are prepared by scripts/kernels.sh into $(VFIO_NG_CACHE)
+# (default /var/cache/vfio-pci-ng), outside the work tree.
+
+KERNELS ?= $(shell scripts/kernels.sh list)
+RUN_KERNEL ?= 6.12
+PYTHON ?= python3
+
+ifneq ($(KDIR),)
+all:
+	scripts/build-module.sh $(KDIR) build/custom
+else
+all: $(addprefix module-,$(KERNELS))
+endif
+
+module-%:
+	scripts/build-module.sh "$$(scripts/kernels.sh kdir $*)" build/$*
+
+sparse-%:
+	scripts/build-module.sh "$$(scripts/kernels.sh kdir $*)" build/$* sparse
+
+setup:
+	scripts/setup.sh $(KERNELS)
+
+selftests:
+	$(MAKE) -C selftests
+
+checkpatch:
+	scripts/checkpatch.sh
+
+run:
+	scripts/setup.sh $(RUN_KERNEL)
+	$(MAKE) module-$(RUN_KERNEL) selftests
+	$(PYTHON) selftests/vmtest.py --kernel $(RUN_KERNEL) --mode ng \
+		--module build/$(RUN_KERNEL)/vfio-pci.ko --topology edu \
+		--cmd /tests/vfio-demo
+
+check:
+	scripts/setup.sh $(KERNELS)
+	$(MAKE) $(addprefix sparse-,$(KERNELS)) selftests checkpatch
+	$(PYTHON) selftests/check.py --kernels "$(KERNELS)"
+
+clean:
+	rm -rf build
+	$(MAKE) -C selftests clean
+
+.PHONY: all setup selftests checkpatch run check clean

@@ -1,0 +1,48 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Build vfio-pci.ko for one kernel in its own output directory.
+#
+#   build-module.sh KDIR OUTDIR [sparse]
+#
+# The sources are symlinked into OUTDIR so that several kernels build side
+# by side; the compat probes run when the kernel tree or the probe script
+# changed.  Always W=1; "sparse" adds C=2.  Any compiler or sparse warning
+# fails the build.
+
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+kdir=$(cd "$1" && pwd)
+out=$2
+check=${3:-}
+
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+for f in "$top"/Kbuild "$top"/*.c "$top"/*.h; do
+	ln -sfn "$f" "$out/$(basename "$f")"
+done
+# Drop links to sources that no longer exist.
+find "$out" -maxdepth 1 -xtype l -delete
+
+stamp="$out/.probes-for"
+want="$kdir $(sha256sum "$top/scripts/compat-probe.sh" | cut -c1-16)"
+if [ ! -f "$out/vfio_pci_compat_probes.h" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+	"$top/scripts/compat-probe.sh" "$kdir" "$out/vfio_pci_compat_probes.h"
+	echo "$want" > "$stamp"
+fi
+
+args=(W=1)
+[ "$check" = sparse ] && args+=(C=2)
+
+log="$out/build.log"
+if ! make -C "$kdir" M="$out" "${args[@]}" modules > "$log" 2>&1; then
+	cat "$log" >&2
+	echo "build-module: build failed for $kdir" >&2
+	exit 1
+fi
+if grep -E 'warning:|error:|: sparse:' "$log" | grep -v '^make' >&2; then
+	echo "build-module: warnings for $kdir (see $log)" >&2
+	exit 1
+fi
+echo "build-module: $out/vfio-pci.ko ($(basename "$kdir"))"

@@ -1,0 +1,57 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Install what a fresh Debian 12 machine lacks (Debian packages only), then
+# prepare the kernel matrix (scripts/kernels.sh prepare).  Idempotent: a
+# warm machine costs a few dpkg queries.
+#
+#   setup.sh [--no-kernels] [KERNEL...]
+
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+prepare=1
+if [ "${1:-}" = "--no-kernels" ]; then
+	prepare=0
+	shift
+fi
+
+installed() { dpkg-query -W -f '${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
+
+apt_updated=0
+apt_install() {
+	local missing=() p
+	for p in "$@"; do
+		installed "$p" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ $apt_updated -eq 0 ]; then
+		apt-get update -q >/dev/null
+		apt_updated=1
+	fi
+	echo "setup: installing ${missing[*]}" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		"${missing[@]}" >/dev/null
+}
+
+# Build, static checks, VM tests.
+apt_install build-essential gcc make bc flex bison libelf-dev libssl-dev dwarves \
+	kmod cpio xz-utils zstd python3 sparse perl \
+	linux-headers-amd64 linux-source-6.12 qemu-system-x86 busybox-static
+
+# The newest Debian 6.12 kernel for bookworm: headers to build against, the
+# image to boot (kernels.sh extracts the image, it is never installed).
+newest_612=$(apt-cache pkgnames linux-headers-6.12. 2>/dev/null |
+	grep -E '^linux-headers-6\.12\.[0-9]+\+deb12-amd64$' | sort -V | tail -n 1)
+if [ -z "$newest_612" ]; then
+	apt-get update -q >/dev/null
+	apt_updated=1
+	newest_612=$(apt-cache pkgnames linux-headers-6.12. |
+		grep -E '^linux-headers-6\.12\.[0-9]+\+deb12-amd64$' | sort -V | tail -n 1)
+fi
+[ -n "$newest_612" ] || { echo "setup: no Debian 6.12 kernel headers found" >&2; exit 1; }
+apt_install "$newest_612"
+
+if [ $prepare -eq 1 ]; then
+	"$here/kernels.sh" prepare "$@"
+fi

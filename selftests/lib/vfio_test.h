@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * vfio_test: a small library for the vfio-pci-ng guest test programs.
+ *
+ * - TAP (kselftest style) reporting: a plan, one "ok"/"not ok" line per test
+ *   case, "# SKIP" for cases that do not apply, "# " diagnostics and a closing
+ *   "# N passed, N failed, N skipped" line.  A case may hold several checks;
+ *   it fails when any of them fails and every failed check explains itself in
+ *   a diagnostic line.
+ * - The environment the VM runner gives every test (VFIO_TEST_*).
+ * - PCI sysfs helpers: find devices by vendor:device, bind them to vfio-pci
+ *   through driver_override, unbind, read config space and resources.
+ * - VFIO helpers: container + group + type1v2 + device fd, region/irq info
+ *   (with capability chains), config region access.
+ * - Guarded buffers to catch the kernel writing past an ioctl argument.
+ * - A cue to the host side of the runner (QMP/HMP commands).
+ *
+ * Library functions return 0 (or a count / fd) on success and a negative
+ * errno on failure; they also leave errno set.
+ */
+#ifndef VFIO_TEST_H
+#define VFIO_TEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/vfio.h>
+
+/* ------------------------------------------------------------------------ */
+/* uapi newer than this host's (6.1-era) <linux/vfio.h>                      */
+
+#ifndef VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP
+#define VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP	5
+#endif
+
+/* The region index is encoded in the top bits of the device fd offset. */
+#define VT_REGION_SHIFT		40
+#define VT_REGION_OFFSET(index)	((uint64_t)(index) << VT_REGION_SHIFT)
+
+/* VFIO_DEVICE_GET_INFO's struct as of 6.12 (6.1's lacks the pad). */
+struct vt_device_info {
+	uint32_t argsz;
+	uint32_t flags;
+	uint32_t num_regions;
+	uint32_t num_irqs;
+	uint32_t cap_offset;
+	uint32_t pad;
+};
+
+/* ------------------------------------------------------------------------ */
+/* TAP reporting                                                             */
+
+#define VT_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* Announce the number of test cases ("1..N"); call once, before any case. */
+void vt_plan(unsigned int count);
+
+/* A case with a single assertion: "ok N - desc" when cond, else "not ok". */
+bool vt_ok(bool cond, const char *fmt, ...) VT_PRINTF(2, 3);
+
+/* A case that does not apply: "ok N - desc # SKIP reason". */
+void vt_skip(const char *reason, const char *fmt, ...) VT_PRINTF(2, 3);
+
+/* A diagnostic line: "# ...". */
+void vt_diag(const char *fmt, ...) VT_PRINTF(1, 2);
+
+/*
+ * A case with several checks.  vt_begin() names it, the vt_check*() calls
+ * record failures (each with a diagnostic), vt_end() prints the result line.
+ * vt_end_skip() ends it as skipped instead (when a precondition is missing).
+ */
+void vt_begin(const char *fmt, ...) VT_PRINTF(1, 2);
+bool vt_end(void);
+void vt_end_skip(const char *reason, ...) VT_PRINTF(1, 2);
+
+/* Inside a case: record a failure unless cond; "# what" on failure. */
+bool vt_check(bool cond, const char *fmt, ...) VT_PRINTF(2, 3);
+/* got == want, printed in hex on failure. */
+bool vt_check_eq(uint64_t got, uint64_t want, const char *fmt, ...) VT_PRINTF(3, 4);
+/* A syscall result: ret >= 0 expected; on failure prints errno's name. */
+bool vt_check_ok(long ret, const char *fmt, ...) VT_PRINTF(2, 3);
+/* A syscall result: ret == -1 with errno == want_errno expected. */
+bool vt_check_errno(long ret, int want_errno, const char *fmt, ...) VT_PRINTF(3, 4);
+
+/* Name of an errno value ("EINVAL"); "0" for 0. */
+const char *vt_errname(int err);
+
+/*
+ * Print the closing "# N passed, N failed, N skipped" line (plus a warning
+ * and a failure if the plan was not met) and return the exit status.
+ */
+int vt_finish(void);
+
+/* Give up: "Bail out! reason", then vt_finish() and exit non-zero. */
+void vt_bail(const char *fmt, ...) VT_PRINTF(1, 2) __attribute__((noreturn));
+
+/* ------------------------------------------------------------------------ */
+/* Environment given by the runner                                            */
+
+/* VFIO_TEST_MODE=baseline: the in-tree vfio-pci is loaded, not ours. */
+bool vt_baseline(void);
+/* VFIO_TEST_KERNEL: "6.1", "6.12" or "debug" ("unknown" when unset). */
+const char *vt_kernel(void);
+/* True on a 6.1 kernel (from VFIO_TEST_KERNEL, else from uname). */
+bool vt_kernel_is_6_1(void);
+/* VFIO_TEST_DRIVER_KO: where the vfio-pci module to re-insert is, or NULL. */
+const char *vt_driver_ko(void);
+
+/*
+ * Gate for a case that checks behaviour beyond mainline vfio-pci.  In
+ * baseline mode it reports "ok N - desc # SKIP extension: why" and returns
+ * false; otherwise it returns true and the caller runs the case.
+ */
+bool vt_extension(const char *why, const char *fmt, ...) VT_PRINTF(2, 3);
+
+/* ------------------------------------------------------------------------ */
+/* PCI devices in sysfs                                                       */
+
+#define VT_DRIVER	"vfio-pci"	/* PCI driver name, must be exact */
+#define VT_MODULE	"vfio_pci"	/* module name */
+#define VT_BDF_LEN	16		/* "0000:00:00.0" + NUL, rounded */
+#define VT_NAME_LEN	64
+
+/* A device of the test lab, identified by vendor:device, never by address. */
+struct vt_dev {
+	char bdf[VT_BDF_LEN];
+	const char *name;	/* lab name ("edu", "nvme", ...) */
+	uint16_t vendor;
+	uint16_t device;
+};
+
+#define VT_MAX_DEVS	32
+
+/* Devices with this vendor:device, sorted by address; returns the count. */
+int vt_find_devices(uint16_t vendor, uint16_t device, struct vt_dev *out, int max);
+/* Every device of the lab (edu, pci-testdev, ivshmem, nvme, e1000e,
+ * virtio-rng) that is present, sorted by address; returns the count. */
+int vt_lab_devices(struct vt_dev *out, int max);
+
+/* Read a sysfs attribute of a device (trailing newline removed). */
+int vt_sysfs_read(const char *bdf, const char *attr, char *buf, size_t len);
+/* Write a string to a sysfs file. */
+int vt_sysfs_write(const char *path, const char *val);
+/* Whether a sysfs attribute of a device exists. */
+bool vt_sysfs_exists(const char *bdf, const char *attr);
+
+/* Name of the driver bound to the device, "" if none. */
+int vt_driver(const char *bdf, char *name, size_t len);
+/* True if bound to exactly "vfio-pci". */
+bool vt_is_bound(const char *bdf);
+/* driver_override ("" when unset). */
+int vt_get_override(const char *bdf, char *buf, size_t len);
+/* Set driver_override; NULL or "" clears it. */
+int vt_set_override(const char *bdf, const char *driver);
+/* Unbind from whatever driver has the device (no-op if none). */
+int vt_unbind(const char *bdf);
+/* Ask the PCI core to probe drivers for the device (drivers_probe). */
+int vt_probe(const char *bdf);
+/* Bind to vfio-pci: unbind, driver_override, drivers_probe, verify.
+ * Does nothing if the device is already bound to vfio-pci. */
+int vt_bind(const char *bdf);
+/* vt_bind() on each device; returns the number of failures. */
+int vt_bind_all(const struct vt_dev *devs, int n);
+/* Unbind and clear driver_override so that nothing takes the device. */
+int vt_release(const char *bdf);
+
+/* IOMMU group number. */
+int vt_iommu_group(const char *bdf);
+/* Addresses of the devices in an IOMMU group; returns the count. */
+int vt_group_devices(int group, char (*bdfs)[VT_BDF_LEN], int max);
+/* Whether the device sits behind a bridge rather than on a root bus. */
+bool vt_behind_bridge(const char *bdf);
+
+/* Config space through sysfs (the host's view); returns bytes read. */
+int vt_sysfs_config(const char *bdf, uint8_t *buf, size_t len);
+
+/* One line of sysfs "resource": BARs 0-5, ROM 6. */
+struct vt_resource {
+	uint64_t start;
+	uint64_t end;
+	uint64_t flags;		/* IORESOURCE_* */
+};
+#define VT_IORESOURCE_IO	0x00000100
+#define VT_IORESOURCE_MEM	0x00000200
+#define VT_IORESOURCE_MEM_64	0x00100000
+#define VT_NUM_RESOURCES	7
+
+int vt_resources(const char *bdf, struct vt_resource res[VT_NUM_RESOURCES]);
+uint64_t vt_resource_size(const struct vt_resource *r);
+
+/* PCI capability offset in a config space dump (0 when absent). */
+unsigned int vt_pci_find_cap(const uint8_t *cfg, size_t len, uint8_t id);
+unsigned int vt_pci_find_ext_cap(const uint8_t *cfg, size_t len, uint16_t id);
+
+static inline uint16_t vt_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t vt_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+/* ------------------------------------------------------------------------ */
+/* VFIO                                                                       */
+
+/* An open device: container, group and device fds (-1 when not open). */
+struct vt_vfio {
+	int container;
+	int group;
+	int device;
+	int group_id;
+};
+
+/* /dev/vfio/vfio, API version checked. */
+int vt_open_container(void);
+/* /dev/vfio/<group>. */
+int vt_open_group(int group_id);
+/* Attach the group to the container and select type1v2 (if not yet set). */
+int vt_attach_group(int container, int group);
+/*
+ * Full open sequence for one device: container, group, SET_CONTAINER,
+ * SET_IOMMU type1v2, GET_DEVICE_FD.  On failure everything is closed, a
+ * diagnostic names the failing step and the negative errno is returned.
+ */
+int vt_vfio_open(struct vt_vfio *v, const char *bdf);
+void vt_vfio_close(struct vt_vfio *v);
+
+/* Fill *info for a device (argsz = sizeof). */
+int vt_device_info(int device, struct vt_device_info *info);
+/*
+ * Region info with its capability chain: returns a malloc'ed buffer large
+ * enough for the chain (caller frees) or NULL with errno set.
+ */
+struct vfio_region_info *vt_region_info(int device, uint32_t index);
+/* First capability with this id in an info buffer's chain, or NULL. */
+const struct vfio_info_cap_header *vt_info_cap(const void *info, size_t len,
+					       uint32_t cap_offset, uint16_t id);
+int vt_irq_info(int device, uint32_t index, struct vfio_irq_info *info);
+
+/* Read/write the VFIO config region. */
+ssize_t vt_config_read(int device, void *buf, size_t len, uint64_t off);
+ssize_t vt_config_write(int device, const void *buf, size_t len, uint64_t off);
+int vt_config_read32(int device, uint64_t off, uint32_t *val);
+int vt_config_read16(int device, uint64_t off, uint16_t *val);
+int vt_config_write16(int device, uint64_t off, uint16_t val);
+
+/* ------------------------------------------------------------------------ */
+/* Guarded buffers                                                            */
+
+/*
+ * An object of `size` bytes followed (and preceded) by canary bytes, the
+ * trailing canary followed by an inaccessible page.  A kernel that writes
+ * past the object either changes a canary or faults (EFAULT).
+ */
+struct vt_guard {
+	void *map;
+	size_t map_len;
+	uint8_t *obj;
+	size_t size;
+};
+
+int vt_guard_alloc(struct vt_guard *g, size_t size);
+/* True if both canaries are untouched; diagnoses the first changed byte. */
+bool vt_guard_intact(const struct vt_guard *g);
+void vt_guard_free(struct vt_guard *g);
+
+/* ------------------------------------------------------------------------ */
+/* Misc                                                                       */
+
+/* Number of open file descriptors of this process. */
+int vt_count_fds(void);
+/* A value from /proc/meminfo in KiB, or -1. */
+long vt_meminfo_kb(const char *field);
+/* A module's reference count from /sys/module/<name>/refcnt, or -errno. */
+int vt_module_refcnt(const char *module);
+/* delete_module(2) and finit_module(2) wrappers (return -1/errno). */
+int vt_delete_module(const char *name, unsigned int flags);
+int vt_insert_module(const char *path, const char *params);
+
+/*
+ * Ask the host side of the runner to run an HMP command: writes
+ * "@@HOST <hmp>" on its own line to stdout and reads one reply line from
+ * the file named by VFIO_TEST_HOSTCMD (newline stripped).  Returns the reply
+ * length, -ENOSYS when the runner offers no host channel, -ETIMEDOUT after
+ * 60 s without a reply.
+ */
+int vt_host_cmd(const char *hmp, char *resp, size_t len);
+
+#endif /* VFIO_TEST_H */

@@ -1,0 +1,665 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfio-pci-ng: a drop-in vfio-pci driver.
+ *
+ * This file holds the device life cycle: PCI probe/remove, the vfio device
+ * ops, open/close, the info ioctls, reset scopes (dev_set) and mmap.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/nospec.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vfio.h>
+
+#include "vfio_pci_private.h"
+
+#define DRIVER_DESC	"VFIO PCI driver (vfio-pci-ng)"
+
+static char ids[1024] __initdata;
+module_param_string(ids, ids, sizeof(ids), 0);
+MODULE_PARM_DESC(ids, "Initial PCI IDs to add to the vfio-pci driver, format is \"vendor:device[:subvendor[:subdevice[:class[:class_mask]]]]\" and multiple comma separated entries can be specified");
+
+static bool disable_denylist;
+module_param(disable_denylist, bool, 0444);
+MODULE_PARM_DESC(disable_denylist, "Disable use of device denylist. Disabling the denylist allows binding to devices with known errata that may lead to exploitable stability or security issues when accessed by untrusted users.");
+
+/*
+ * Devices known to be unsafe to hand to an untrusted user: their errata
+ * let a user escape isolation or hang the host.
+ */
+static const struct pci_device_id vfio_pci_denylist[] = {
+	{ PCI_VDEVICE(INTEL, 0x0435) },	/* QAT DH895XCC */
+	{ PCI_VDEVICE(INTEL, 0x0443) },	/* QAT DH895XCC VF */
+	{ PCI_VDEVICE(INTEL, 0x19e2) },	/* QAT C3XXX */
+	{ PCI_VDEVICE(INTEL, 0x19e3) },	/* QAT C3XXX VF */
+	{ PCI_VDEVICE(INTEL, 0x37c8) },	/* QAT C62X */
+	{ PCI_VDEVICE(INTEL, 0x37c9) },	/* QAT C62X VF */
+	{ PCI_VDEVICE(INTEL, 0x0b25) },	/* DSA (Sapphire Rapids) */
+	{ PCI_VDEVICE(INTEL, 0x0cfe) },	/* IAX (Sapphire Rapids) */
+	{ }
+};
+
+/*
+ * Reset scopes.
+ *
+ * The vfio core groups devices that one slot or bus reset would hit into a
+ * vfio_device_set, found by an opaque pointer in a table shared by every
+ * vfio driver.  The in-tree vfio-pci-core keys it on pdev->slot/pdev->bus;
+ * if we did the same, our devices and a vfio-pci-core variant driver's on
+ * the same bus would share one set and each driver would walk the other's
+ * structures as its own.  We key the set on an object of ours per slot or
+ * bus instead: a bus shared with another driver then simply cannot be hot
+ * reset as a whole, which is safe.
+ */
+struct vfio_pci_devset_key {
+	struct list_head node;
+	const void *scope;
+	unsigned int users;
+};
+
+static LIST_HEAD(vfio_pci_devset_keys);
+static DEFINE_MUTEX(vfio_pci_devset_keys_lock);
+
+static struct vfio_pci_devset_key *vfio_pci_devset_key_get(const void *scope)
+{
+	struct vfio_pci_devset_key *key;
+
+	mutex_lock(&vfio_pci_devset_keys_lock);
+	list_for_each_entry(key, &vfio_pci_devset_keys, node) {
+		if (key->scope == scope) {
+			key->users++;
+			goto out;
+		}
+	}
+	key = kzalloc(sizeof(*key), GFP_KERNEL);
+	if (key) {
+		key->scope = scope;
+		key->users = 1;
+		list_add(&key->node, &vfio_pci_devset_keys);
+	}
+out:
+	mutex_unlock(&vfio_pci_devset_keys_lock);
+	return key;
+}
+
+static void vfio_pci_devset_key_put(struct vfio_pci_devset_key *key)
+{
+	mutex_lock(&vfio_pci_devset_keys_lock);
+	if (!--key->users) {
+		list_del(&key->node);
+		kfree(key);
+	}
+	mutex_unlock(&vfio_pci_devset_keys_lock);
+}
+
+/*
+ * Which devices a reset of this one would also reset: its slot when the
+ * slot can be reset on its own, otherwise its whole bus.  Functions on a
+ * root bus and VFs are alone (NULL).
+ */
+static const void *vfio_pci_reset_scope(struct pci_dev *pdev)
+{
+	if (pci_is_root_bus(pdev->bus) || pdev->is_virtfn)
+		return NULL;
+	if (pdev->slot && !pci_probe_reset_slot(pdev->slot))
+		return pdev->slot;
+	return pdev->bus;
+}
+
+static int vfio_pci_assign_devset(struct vfio_pci_ng_device *vpdev)
+{
+	const void *scope = vfio_pci_reset_scope(vpdev->pdev);
+
+	if (!scope)
+		return 0;	/* the vfio core gives us a set of our own */
+
+	vpdev->set_key = vfio_pci_devset_key_get(scope);
+	if (!vpdev->set_key)
+		return -ENOMEM;
+	return vfio_assign_device_set(&vpdev->vdev, vpdev->set_key);
+}
+
+/**
+ * vfio_pci_memory_lock_and_enable() - take the memory lock for a kernel
+ *	access that needs memory decode, turning decode on if it is off
+ * @vpdev: the device
+ *
+ * Return: the command register value to hand to
+ * vfio_pci_memory_unlock_and_restore().
+ */
+u16 vfio_pci_memory_lock_and_enable(struct vfio_pci_ng_device *vpdev)
+{
+	u16 cmd;
+
+	down_write(&vpdev->memory_lock);
+	pci_read_config_word(vpdev->pdev, PCI_COMMAND, &cmd);
+	if (!(cmd & PCI_COMMAND_MEMORY))
+		pci_write_config_word(vpdev->pdev, PCI_COMMAND,
+				      cmd | PCI_COMMAND_MEMORY);
+	return cmd;
+}
+
+/**
+ * vfio_pci_memory_unlock_and_restore() - undo vfio_pci_memory_lock_and_enable()
+ * @vpdev: the device
+ * @cmd: the value returned by vfio_pci_memory_lock_and_enable()
+ */
+void vfio_pci_memory_unlock_and_restore(struct vfio_pci_ng_device *vpdev,
+					u16 cmd)
+{
+	pci_write_config_word(vpdev->pdev, PCI_COMMAND, cmd);
+	up_write(&vpdev->memory_lock);
+}
+
+/*
+ * Open and close.  The vfio core calls these for the first open and the
+ * last close of the device, under the dev_set lock.
+ */
+static int vfio_pci_enable(struct vfio_pci_ng_device *vpdev)
+{
+	struct pci_dev *pdev = vpdev->pdev;
+	int ret;
+
+	ret = pci_enable_device(pdev);
+	if (ret)
+		return ret;
+
+	/*
+	 * Start from a clean device.  -EAGAIN means somebody holds the device
+	 * lock (an unbind in progress): refuse the open rather than hand out a
+	 * device in an unknown state.
+	 */
+	ret = pci_try_reset_function(pdev);
+	if (ret == -EAGAIN)
+		goto err_disable;
+	vpdev->reset_works = !ret;
+
+	pci_save_state(pdev);
+	vpdev->saved_state = pci_store_saved_state(pdev);
+	if (!vpdev->saved_state)
+		pci_dbg(pdev, "could not save the config state\n");
+
+	ret = vfio_pci_config_init(vpdev);
+	if (ret)
+		goto err_free_state;
+
+	vfio_pci_probe_mmaps(vpdev);
+	return 0;
+
+err_free_state:
+	kfree(vpdev->saved_state);
+	vpdev->saved_state = NULL;
+err_disable:
+	pci_disable_device(pdev);
+	return ret;
+}
+
+static void vfio_pci_reset_at_close(struct vfio_pci_ng_device *vpdev)
+{
+	struct pci_dev *pdev = vpdev->pdev;
+	struct pci_dev *bridge = pci_upstream_bridge(pdev);
+
+	if (!vpdev->reset_works)
+		return;
+
+	/*
+	 * An unbind holds the device lock while it waits for us to close, so
+	 * only try the locks; a device we cannot reset now is reset at the
+	 * next open.  The upstream bridge is locked first, as the PCI core
+	 * does for a function reset.
+	 */
+	if (bridge && !pci_dev_trylock(bridge))
+		return;
+	if (pci_dev_trylock(pdev)) {
+		if (__pci_reset_function_locked(pdev))
+			pci_dbg(pdev, "function reset at close failed\n");
+		pci_dev_unlock(pdev);
+	}
+	if (bridge)
+		pci_dev_unlock(bridge);
+}
+
+static void vfio_pci_disable(struct vfio_pci_ng_device *vpdev)
+{
+	struct pci_dev *pdev = vpdev->pdev;
+
+	/* Stop DMA and interrupts before anything else. */
+	pci_clear_master(pdev);
+
+	vfio_pci_release_mmap_reservations(vpdev);
+	vfio_pci_config_exit(vpdev);
+
+	/* Bring back the config state the device had when it was opened. */
+	if (vpdev->saved_state &&
+	    pci_load_and_free_saved_state(pdev, &vpdev->saved_state))
+		pci_info(pdev, "could not reload the saved config state\n");
+	vpdev->saved_state = NULL;
+
+	/* Decode off and INTx masked until the reset and restore below. */
+	pci_write_config_word(pdev, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE);
+
+	vfio_pci_reset_at_close(vpdev);
+	pci_restore_state(pdev);
+	pci_disable_device(pdev);
+}
+
+static int vfio_pci_open_device(struct vfio_device *core_vdev)
+{
+	return vfio_pci_enable(to_vpdev(core_vdev));
+}
+
+static void vfio_pci_close_device(struct vfio_device *core_vdev)
+{
+	vfio_pci_disable(to_vpdev(core_vdev));
+}
+
+/*
+ * Info ioctls.
+ */
+static long vfio_pci_ioctl_get_info(struct vfio_pci_ng_device *vpdev,
+				    struct vfio_device_info __user *uarg)
+{
+	unsigned long minsz = offsetofend(struct vfio_device_info, num_irqs);
+	struct vfio_device_info info = { };
+	u32 argsz;
+
+	if (get_user(argsz, &uarg->argsz))
+		return -EFAULT;
+	if (argsz < minsz)
+		return -EINVAL;
+
+	info.argsz = argsz;
+	info.flags = VFIO_DEVICE_FLAGS_PCI;
+	if (vpdev->reset_works)
+		info.flags |= VFIO_DEVICE_FLAGS_RESET;
+	info.num_regions = VFIO_PCI_NUM_REGIONS;
+	info.num_irqs = VFIO_PCI_NUM_IRQS;
+
+	return copy_to_user(uarg, &info, min_t(size_t, argsz, sizeof(info))) ?
+		-EFAULT : 0;
+}
+
+static int vfio_pci_add_msix_mappable_cap(struct vfio_info_cap *caps)
+{
+	struct vfio_info_cap_header header = {
+		.id = VFIO_REGION_INFO_CAP_MSIX_MAPPABLE,
+		.version = 1,
+	};
+
+	return vfio_info_add_capability(caps, &header, sizeof(header));
+}
+
+static int vfio_pci_rom_region_info(struct vfio_pci_ng_device *vpdev,
+				    struct vfio_region_info *info)
+{
+	struct pci_dev *pdev = vpdev->pdev;
+	void __iomem *rom;
+	size_t image_size;
+	u16 cmd;
+
+	/* The region has the size of the ROM BAR, not of the image in it. */
+	info->size = pci_resource_len(pdev, PCI_ROM_RESOURCE);
+	if (!info->size) {
+		/* A shadow ROM copied to RAM by the firmware has no BAR. */
+		if (!(pdev->resource[PCI_ROM_RESOURCE].flags &
+		      IORESOURCE_ROM_SHADOW))
+			return 0;
+		info->size = 0x20000;
+	}
+
+	/* Only report a ROM that really answers; mapping it needs decode. */
+	cmd = vfio_pci_memory_lock_and_enable(vpdev);
+	rom = pci_map_rom(pdev, &image_size);
+	if (rom) {
+		info->flags = VFIO_REGION_INFO_FLAG_READ;
+		pci_unmap_rom(pdev, rom);
+	} else {
+		info->size = 0;
+	}
+	vfio_pci_memory_unlock_and_restore(vpdev, cmd);
+	return 0;
+}
+
+static long vfio_pci_ioctl_get_region_info(struct vfio_pci_ng_device *vpdev,
+					   struct vfio_region_info __user *uarg)
+{
+	unsigned long minsz = offsetofend(struct vfio_region_info, offset);
+	struct pci_dev *pdev = vpdev->pdev;
+	struct vfio_info_cap caps = { };
+	struct vfio_region_info info;
+	unsigned int index;
+	int ret = 0;
+
+	if (copy_from_user(&info, uarg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+	if (info.index >= VFIO_PCI_NUM_REGIONS)
+		return -EINVAL;
+	index = array_index_nospec(info.index, VFIO_PCI_NUM_REGIONS);
+
+	info.offset = VFIO_PCI_INDEX_TO_OFFSET(index);
+	info.size = 0;
+	info.flags = 0;
+	info.cap_offset = 0;
+
+	switch (index) {
+	case VFIO_PCI_BAR0_REGION_INDEX ... VFIO_PCI_BAR5_REGION_INDEX:
+		info.size = pci_resource_len(pdev, index);
+		if (!info.size)
+			break;
+		info.flags = VFIO_REGION_INFO_FLAG_READ |
+			     VFIO_REGION_INFO_FLAG_WRITE;
+		if (vpdev->bar_mmap_ok[index]) {
+			info.flags |= VFIO_REGION_INFO_FLAG_MMAP;
+			if (index == vpdev->msix_bar)
+				ret = vfio_pci_add_msix_mappable_cap(&caps);
+		}
+		break;
+	case VFIO_PCI_ROM_REGION_INDEX:
+		ret = vfio_pci_rom_region_info(vpdev, &info);
+		break;
+	case VFIO_PCI_CONFIG_REGION_INDEX:
+		info.size = pdev->cfg_size;
+		info.flags = VFIO_REGION_INFO_FLAG_READ |
+			     VFIO_REGION_INFO_FLAG_WRITE;
+		break;
+	default:
+		/* The legacy VGA region: only for VGA devices, not yet ours. */
+		return -EINVAL;
+	}
+	if (ret)
+		goto out;
+
+	if (caps.size) {
+		info.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+		if (info.argsz < sizeof(info) + caps.size) {
+			/* Tell the user how much room the chain needs. */
+			info.argsz = sizeof(info) + caps.size;
+		} else {
+			vfio_info_cap_shift(&caps, sizeof(info));
+			if (copy_to_user(uarg + 1, caps.buf, caps.size)) {
+				ret = -EFAULT;
+				goto out;
+			}
+			info.cap_offset = sizeof(info);
+		}
+	}
+
+	if (copy_to_user(uarg, &info, minsz))
+		ret = -EFAULT;
+out:
+	kfree(caps.buf);
+	return ret;
+}
+
+static long vfio_pci_ioctl(struct vfio_device *core_vdev, unsigned int cmd,
+			   unsigned long arg)
+{
+	struct vfio_pci_ng_device *vpdev = to_vpdev(core_vdev);
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case VFIO_DEVICE_GET_INFO:
+		return vfio_pci_ioctl_get_info(vpdev, uarg);
+	case VFIO_DEVICE_GET_REGION_INFO:
+		return vfio_pci_ioctl_get_region_info(vpdev, uarg);
+	case VFIO_DEVICE_GET_IRQ_INFO:
+		return vfio_pci_ioctl_get_irq_info(vpdev, uarg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+/*
+ * mmap support: which BARs can be mapped.  Memory BARs of at least a page
+ * can.  A smaller one can only if it starts a page and we own the rest of
+ * that page, so that no other device's registers ever land in the user's
+ * mapping: we reserve the remainder with a dummy resource until close.
+ */
+struct vfio_pci_dummy_resource {
+	struct resource res;
+	struct list_head node;
+};
+
+static bool vfio_pci_reserve_subpage(struct vfio_pci_ng_device *vpdev,
+				     struct resource *bar)
+{
+	struct vfio_pci_dummy_resource *dummy;
+
+	if (bar->start & ~PAGE_MASK)
+		return false;
+
+	dummy = kzalloc(sizeof(*dummy), GFP_KERNEL);
+	if (!dummy)
+		return false;
+	dummy->res.name = "vfio sub-page reserved";
+	dummy->res.start = bar->start + resource_size(bar);
+	dummy->res.end = bar->start + PAGE_SIZE - 1;
+	dummy->res.flags = bar->flags;
+	if (request_resource(bar->parent, &dummy->res)) {
+		kfree(dummy);
+		return false;
+	}
+	list_add(&dummy->node, &vpdev->dummy_resources);
+	return true;
+}
+
+/**
+ * vfio_pci_probe_mmaps() - decide, at open, which BARs userspace may mmap
+ * @vpdev: the device
+ */
+void vfio_pci_probe_mmaps(struct vfio_pci_ng_device *vpdev)
+{
+	struct pci_dev *pdev = vpdev->pdev;
+	int bar;
+
+	for (bar = 0; bar < VFIO_PCI_NUM_BARS; bar++) {
+		struct resource *res = pci_resource_n(pdev, bar);
+
+		vpdev->bar_mmap_ok[bar] = false;
+		if (!(res->flags & IORESOURCE_MEM) || !resource_size(res))
+			continue;
+		if (resource_size(res) >= PAGE_SIZE)
+			vpdev->bar_mmap_ok[bar] = true;
+		else
+			vpdev->bar_mmap_ok[bar] =
+				vfio_pci_reserve_subpage(vpdev, res);
+	}
+}
+
+/**
+ * vfio_pci_release_mmap_reservations() - give back the sub-page reservations
+ * @vpdev: the device
+ */
+void vfio_pci_release_mmap_reservations(struct vfio_pci_ng_device *vpdev)
+{
+	struct vfio_pci_dummy_resource *dummy, *tmp;
+
+	list_for_each_entry_safe(dummy, tmp, &vpdev->dummy_resources, node) {
+		release_resource(&dummy->res);
+		list_del(&dummy->node);
+		kfree(dummy);
+	}
+}
+
+/*
+ * Device allocation and release.
+ */
+static void vfio_pci_read_msix_location(struct vfio_pci_ng_device *vpdev)
+{
+	struct pci_dev *pdev = vpdev->pdev;
+	u16 flags;
+	u32 table;
+
+	vpdev->msix_bar = -1;
+	if (!pdev->msix_cap)
+		return;
+
+	pci_read_config_word(pdev, pdev->msix_cap + PCI_MSIX_FLAGS, &flags);
+	pci_read_config_dword(pdev, pdev->msix_cap + PCI_MSIX_TABLE, &table);
+	vpdev->msix_bar = table & PCI_MSIX_TABLE_BIR;
+	vpdev->msix_offset = table & PCI_MSIX_TABLE_OFFSET;
+	vpdev->msix_size = ((flags & PCI_MSIX_FLAGS_QSIZE) + 1) *
+			   PCI_MSIX_ENTRY_SIZE;
+}
+
+static int vfio_pci_init_dev(struct vfio_device *core_vdev)
+{
+	struct vfio_pci_ng_device *vpdev = to_vpdev(core_vdev);
+	struct pci_dev *pdev = to_pci_dev(core_vdev->dev);
+
+	vpdev->pdev = pdev;
+	init_rwsem(&vpdev->memory_lock);
+	mutex_init(&vpdev->igate);
+	INIT_LIST_HEAD(&vpdev->dummy_resources);
+	vpdev->pcie = pci_is_pcie(pdev);
+	vpdev->nointx = pdev->is_virtfn || !pdev->pin ||
+			pdev->irq == IRQ_NOTCONNECTED;
+	vfio_pci_read_msix_location(vpdev);
+	return 0;
+}
+
+static void vfio_pci_release_dev(struct vfio_device *core_vdev)
+{
+	struct vfio_pci_ng_device *vpdev = to_vpdev(core_vdev);
+
+	/* The core has already taken us out of the dev_set. */
+	if (vpdev->set_key)
+		vfio_pci_devset_key_put(vpdev->set_key);
+	mutex_destroy(&vpdev->igate);
+	vfio_pci_compat_free_device(core_vdev);
+}
+
+static const struct vfio_device_ops vfio_pci_ops = {
+	.name		= "vfio-pci",
+	.init		= vfio_pci_init_dev,
+	.release	= vfio_pci_release_dev,
+	.open_device	= vfio_pci_open_device,
+	.close_device	= vfio_pci_close_device,
+	.ioctl		= vfio_pci_ioctl,
+	.read		= vfio_pci_read,
+	.write		= vfio_pci_write,
+	VFIO_PCI_COMPAT_IOMMUFD_OPS
+};
+
+/*
+ * PCI driver.
+ */
+static int vfio_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct vfio_pci_ng_device *vpdev;
+	int ret;
+
+	if (!disable_denylist && pci_match_id(vfio_pci_denylist, pdev)) {
+		pci_warn(pdev, "device is on the denylist (errata make it unsafe to assign); use disable_denylist=1 to override\n");
+		return -EINVAL;
+	}
+	if (pdev->hdr_type != PCI_HEADER_TYPE_NORMAL)
+		return -EINVAL;	/* bridges and cardbus are not assignable */
+	if (pci_num_vf(pdev)) {
+		pci_warn(pdev, "cannot bind to a PF with SR-IOV enabled\n");
+		return -EBUSY;
+	}
+
+	vpdev = vfio_alloc_device(vfio_pci_ng_device, vdev, &pdev->dev,
+				  &vfio_pci_ops);
+	if (IS_ERR(vpdev))
+		return PTR_ERR(vpdev);
+
+	dev_set_drvdata(&pdev->dev, vpdev);
+
+	ret = vfio_pci_assign_devset(vpdev);
+	if (ret)
+		goto err_put;
+
+	ret = vfio_register_group_dev(&vpdev->vdev);
+	if (ret)
+		goto err_put;
+	return 0;
+
+err_put:
+	dev_set_drvdata(&pdev->dev, NULL);
+	vfio_put_device(&vpdev->vdev);
+	return ret;
+}
+
+static void vfio_pci_remove(struct pci_dev *pdev)
+{
+	struct vfio_pci_ng_device *vpdev = dev_get_drvdata(&pdev->dev);
+
+	/* Waits, signalling the user, until every fd of the device is closed. */
+	vfio_unregister_group_dev(&vpdev->vdev);
+	dev_set_drvdata(&pdev->dev, NULL);
+	vfio_put_device(&vpdev->vdev);
+}
+
+/* Override-only: never binds to anything unless asked via driver_override. */
+static const struct pci_device_id vfio_pci_table[] = {
+	{ PCI_DRIVER_OVERRIDE_DEVICE_VFIO(PCI_ANY_ID, PCI_ANY_ID) },
+	{ }
+};
+MODULE_DEVICE_TABLE(pci, vfio_pci_table);
+
+static struct pci_driver vfio_pci_driver = {
+	.name			= "vfio-pci",
+	.id_table		= vfio_pci_table,
+	.probe			= vfio_pci_probe,
+	.remove			= vfio_pci_remove,
+	.driver_managed_dma	= true,
+};
+
+/* Parse ids= ("vendor:device[:subvendor[:subdevice[:class[:class_mask]]]]"). */
+static void __init vfio_pci_add_ids(void)
+{
+	char *p = ids, *id;
+
+	while ((id = strsep(&p, ","))) {
+		unsigned int vendor, device, subvendor = PCI_ANY_ID,
+			     subdevice = PCI_ANY_ID, class = 0, class_mask = 0;
+		int fields, ret;
+
+		if (!*id)
+			continue;
+		fields = sscanf(id, "%x:%x:%x:%x:%x:%x", &vendor, &device,
+				&subvendor, &subdevice, &class, &class_mask);
+		if (fields < 2) {
+			pr_warn("invalid id string \"%s\"\n", id);
+			continue;
+		}
+		ret = pci_add_dynid(&vfio_pci_driver, vendor, device, subvendor,
+				    subdevice, class, class_mask, 0);
+		if (ret)
+			pr_warn("failed to add dynamic id %s (%d)\n", id, ret);
+		else
+			pr_info("add [%04x:%04x[%04x:%04x]] class %#08x/%08x\n",
+				vendor, device, subvendor, subdevice, class,
+				class_mask);
+	}
+}
+
+static int __init vfio_pci_init(void)
+{
+	int ret;
+
+	ret = pci_register_driver(&vfio_pci_driver);
+	if (ret)
+		return ret;
+	vfio_pci_add_ids();
+	return 0;
+}
+module_init(vfio_pci_init);
+
+static void __exit vfio_pci_exit(void)
+{
+	pci_unregister_driver(&vfio_pci_driver);
+}
+module_exit(vfio_pci_exit);
+
+MODULE_VERSION(VFIO_PCI_NG_VERSION);
+MODULE_LICENSE("GPL v2");
+MODULE_DESCRIPTION(DRIVER_DESC);

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * vfio-pci-ng: internal definitions shared by the driver's source files.
+ */
+#ifndef VFIO_PCI_PRIVATE_H
+#define VFIO_PCI_PRIVATE_H
+
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/rwsem.h>
+#include <linux/vfio.h>
+
+#include "vfio_pci_compat.h"
+
+#define VFIO_PCI_NG_VERSION	"0.1.0"
+
+/* Region offsets in the device fd: index << 40, as the uAPI prescribes. */
+#define VFIO_PCI_OFFSET_SHIFT	40
+#define VFIO_PCI_OFFSET_TO_INDEX(off)	((off) >> VFIO_PCI_OFFSET_SHIFT)
+#define VFIO_PCI_INDEX_TO_OFFSET(index)	((u64)(index) << VFIO_PCI_OFFSET_SHIFT)
+#define VFIO_PCI_OFFSET_MASK	(((u64)1 << VFIO_PCI_OFFSET_SHIFT) - 1)
+
+#define VFIO_PCI_NUM_BARS	(PCI_STD_RESOURCE_END + 1)
+
+struct vfio_pci_devset_key;
+
+/**
+ * struct vfio_pci_ng_device - one PCI function bound to vfio-pci-ng
+ * @vdev: the vfio core's device; must stay the first member, the core
+ *	allocates our struct around it (vfio_alloc_device()).
+ * @pdev: the PCI function.
+ * @set_key: our reset-scope object whose address is the dev_set id, or
+ *	NULL when the device is alone in its set.
+ * @memory_lock: read side held for every access that needs memory decode
+ *	(BAR read/write, mmap faults); write side held while decode, power
+ *	state or reset changes it.
+ * @igate: serializes interrupt configuration.
+ * @msix_bar: BAR holding the MSI-X table, or -1 without MSI-X.
+ * @msix_offset: offset of the MSI-X table in @msix_bar.
+ * @msix_size: size of the MSI-X table in bytes.
+ * @bar_mmap_ok: per BAR, whether userspace may mmap it (probed at open).
+ * @dummy_resources: page remainders reserved behind sub-page BARs.
+ * @saved_state: config state saved at open, restored at close.
+ * @reset_works: a function reset succeeded at open.
+ * @nointx: INTx is unusable (no pin, or not connected).
+ * @pcie: the function has a PCI Express capability.
+ *
+ * Flags written after open are plain bools, never bitfields sharing a word
+ * with other flags, so that unlocked writers cannot corrupt each other.
+ */
+struct vfio_pci_ng_device {
+	struct vfio_device vdev;
+	struct pci_dev *pdev;
+	struct vfio_pci_devset_key *set_key;
+	struct rw_semaphore memory_lock;
+	struct mutex igate;
+	int msix_bar;
+	u32 msix_offset;
+	u32 msix_size;
+	bool bar_mmap_ok[VFIO_PCI_NUM_BARS];
+	struct list_head dummy_resources;
+	struct pci_saved_state *saved_state;
+	bool reset_works;
+	bool nointx;
+	bool pcie;
+};
+
+static inline struct vfio_pci_ng_device *to_vpdev(struct vfio_device *vdev)
+{
+	return container_of(vdev, struct vfio_pci_ng_device, vdev);
+}
+
+/* vfio_pci_core.c */
+u16 vfio_pci_memory_lock_and_enable(struct vfio_pci_ng_device *vpdev);
+void vfio_pci_memory_unlock_and_restore(struct vfio_pci_ng_device *vpdev,
+					u16 cmd);
+void vfio_pci_probe_mmaps(struct vfio_pci_ng_device *vpdev);
+void vfio_pci_release_mmap_reservations(struct vfio_pci_ng_device *vpdev);
+
+/* vfio_pci_intrs.c */
+int vfio_pci_irq_count(struct vfio_pci_ng_device *vpdev, unsigned int index);
+long vfio_pci_ioctl_get_irq_info(struct vfio_pci_ng_device *vpdev,
+				 struct vfio_irq_info __user *uarg);
+
+/* vfio_pci_rdwr.c */
+ssize_t vfio_pci_read(struct vfio_device *core_vdev, char __user *buf,
+		      size_t count, loff_t *ppos);
+ssize_t vfio_pci_write(struct vfio_device *core_vdev, const char __user *buf,
+		       size_t count, loff_t *ppos);
+
+/* vfio_pci_config.c */
+int vfio_pci_config_init(struct vfio_pci_ng_device *vpdev);
+void vfio_pci_config_exit(struct vfio_pci_ng_device *vpdev);
+ssize_t vfio_pci_config_rw(struct vfio_pci_ng_device *vpdev, char __user *buf,
+			   size_t count, loff_t *ppos, bool iswrite);
+
+#endif /* VFIO_PCI_PRIVATE_H */
