@@ -155,6 +155,37 @@ void vfio_pci_memory_unlock_and_restore(struct vfio_pci_ng_device *vpdev,
 	up_write(&vpdev->memory_lock);
 }
 
+/**
+ * vfio_pci_zap_and_down_write_memory_lock() - take the memory lock for
+ *	write after removing every user mapping of the BARs
+ * @vpdev: the device
+ *
+ * Used before memory decode goes off, the power state leaves D0 or the
+ * device is reset; faults wait on the lock and find the new state.
+ */
+void vfio_pci_zap_and_down_write_memory_lock(struct vfio_pci_ng_device *vpdev)
+{
+	down_write(&vpdev->memory_lock);
+}
+
+/**
+ * vfio_pci_set_power_state() - change the power state on behalf of userspace
+ * @vpdev: the device
+ * @state: the new state (PCI_D0 .. PCI_D3hot)
+ *
+ * Return: 0 or a negative errno.
+ */
+int vfio_pci_set_power_state(struct vfio_pci_ng_device *vpdev,
+			     pci_power_t state)
+{
+	int ret;
+
+	vfio_pci_zap_and_down_write_memory_lock(vpdev);
+	ret = pci_set_power_state(vpdev->pdev, state);
+	up_write(&vpdev->memory_lock);
+	return ret;
+}
+
 /*
  * Open and close.  The vfio core calls these for the first open and the
  * last close of the device, under the dev_set lock.
@@ -514,6 +545,7 @@ static int vfio_pci_init_dev(struct vfio_device *core_vdev)
 	struct pci_dev *pdev = to_pci_dev(core_vdev->dev);
 
 	vpdev->pdev = pdev;
+	vpdev->irq_type = VFIO_PCI_NUM_IRQS;
 	init_rwsem(&vpdev->memory_lock);
 	mutex_init(&vpdev->igate);
 	INIT_LIST_HEAD(&vpdev->dummy_resources);

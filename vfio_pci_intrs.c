@@ -75,3 +75,20 @@ long vfio_pci_ioctl_get_irq_info(struct vfio_pci_ng_device *vpdev,
 
 	return copy_to_user(uarg, &info, minsz) ? -EFAULT : 0;
 }
+
+/**
+ * vfio_pci_intx_mask() - mask INTx on behalf of userspace (INTx-disable
+ *	written in the virtual command register)
+ * @vpdev: the device
+ */
+void vfio_pci_intx_mask(struct vfio_pci_ng_device *vpdev)
+{
+}
+
+/**
+ * vfio_pci_intx_unmask() - undo vfio_pci_intx_mask()
+ * @vpdev: the device
+ */
+void vfio_pci_intx_unmask(struct vfio_pci_ng_device *vpdev)
+{
+}

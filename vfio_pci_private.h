@@ -23,6 +23,7 @@
 #define VFIO_PCI_NUM_BARS	(PCI_STD_RESOURCE_END + 1)
 
 struct vfio_pci_devset_key;
+struct vfio_pci_vconfig;
 
 /**
  * struct vfio_pci_ng_device - one PCI function bound to vfio-pci-ng
@@ -41,6 +42,12 @@ struct vfio_pci_devset_key;
  * @bar_mmap_ok: per BAR, whether userspace may mmap it (probed at open).
  * @dummy_resources: page remainders reserved behind sub-page BARs.
  * @saved_state: config state saved at open, restored at close.
+ * @vconfig: the virtual config space (vfio_pci_config.c), NULL while closed.
+ * @irq_type: the VFIO_PCI_*_IRQ_INDEX userspace enabled, or
+ *	VFIO_PCI_NUM_IRQS for none; changed under @igate.
+ * @msi_qmax: log2 of the MSI vectors userspace may enable; shown in the
+ *	virtual MSI capability.
+ * @virq_disabled: userspace set INTx-disable in the virtual command register.
  * @reset_works: a function reset succeeded at open.
  * @nointx: INTx is unusable (no pin, or not connected).
  * @pcie: the function has a PCI Express capability.
@@ -53,13 +60,17 @@ struct vfio_pci_ng_device {
 	struct pci_dev *pdev;
 	struct vfio_pci_devset_key *set_key;
 	struct rw_semaphore memory_lock;
-	struct mutex igate;
+	struct mutex igate;	/* serializes interrupt setup */
 	int msix_bar;
 	u32 msix_offset;
 	u32 msix_size;
 	bool bar_mmap_ok[VFIO_PCI_NUM_BARS];
 	struct list_head dummy_resources;
 	struct pci_saved_state *saved_state;
+	struct vfio_pci_vconfig *vconfig;
+	int irq_type;
+	u8 msi_qmax;
+	bool virq_disabled;
 	bool reset_works;
 	bool nointx;
 	bool pcie;
@@ -76,11 +87,16 @@ void vfio_pci_memory_unlock_and_restore(struct vfio_pci_ng_device *vpdev,
 					u16 cmd);
 void vfio_pci_probe_mmaps(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_release_mmap_reservations(struct vfio_pci_ng_device *vpdev);
+void vfio_pci_zap_and_down_write_memory_lock(struct vfio_pci_ng_device *vpdev);
+int vfio_pci_set_power_state(struct vfio_pci_ng_device *vpdev,
+			     pci_power_t state);
 
 /* vfio_pci_intrs.c */
 int vfio_pci_irq_count(struct vfio_pci_ng_device *vpdev, unsigned int index);
 long vfio_pci_ioctl_get_irq_info(struct vfio_pci_ng_device *vpdev,
 				 struct vfio_irq_info __user *uarg);
+void vfio_pci_intx_mask(struct vfio_pci_ng_device *vpdev);
+void vfio_pci_intx_unmask(struct vfio_pci_ng_device *vpdev);
 
 /* vfio_pci_rdwr.c */
 ssize_t vfio_pci_read(struct vfio_device *core_vdev, char __user *buf,
@@ -93,5 +109,8 @@ int vfio_pci_config_init(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_config_exit(struct vfio_pci_ng_device *vpdev);
 ssize_t vfio_pci_config_rw(struct vfio_pci_ng_device *vpdev, char __user *buf,
 			   size_t count, loff_t *ppos, bool iswrite);
+bool vfio_pci_memory_enabled(struct vfio_pci_ng_device *vpdev);
+int __init vfio_pci_perm_bits_init(void);
+void vfio_pci_perm_bits_exit(void);
 
 #endif /* VFIO_PCI_PRIVATE_H */
