@@ -9,6 +9,9 @@
 #ifndef VFIO_PCI_COMPAT_H
 #define VFIO_PCI_COMPAT_H
 
+#include <linux/eventfd.h>
+#include <linux/mm.h>
+#include <linux/pci.h>
 #include <linux/vfio.h>
 
 #include "vfio_pci_compat_probes.h"
@@ -21,6 +24,50 @@ static inline void vfio_pci_compat_free_device(struct vfio_device *vdev)
 {
 #ifdef VFIO_PCI_HAVE_VFIO_FREE_DEVICE
 	vfio_free_device(vdev);
+#endif
+}
+
+/* Since 6.8 eventfd_signal() takes no count. */
+static inline void vfio_pci_compat_eventfd_signal(struct eventfd_ctx *ctx)
+{
+#ifdef VFIO_PCI_HAVE_EVENTFD_SIGNAL_NO_COUNT
+	eventfd_signal(ctx);
+#else
+	eventfd_signal(ctx, 1);
+#endif
+}
+
+/* Since 6.5 vectors can be added to a live MSI-X setup. */
+static inline bool vfio_pci_compat_msix_can_alloc_dyn(struct pci_dev *pdev)
+{
+#ifdef VFIO_PCI_HAVE_PCI_MSIX_ALLOC_DYN
+	return pci_msix_can_alloc_dyn(pdev);
+#else
+	return false;
+#endif
+}
+
+/* Returns the Linux IRQ of MSI-X table entry @index, allocating it. */
+static inline int vfio_pci_compat_msix_alloc_irq_at(struct pci_dev *pdev,
+						    unsigned int index)
+{
+#ifdef VFIO_PCI_HAVE_PCI_MSIX_ALLOC_DYN
+	struct msi_map map = pci_msix_alloc_irq_at(pdev, index, NULL);
+
+	return map.index < 0 ? map.index : map.virq;
+#else
+	return -EINVAL;
+#endif
+}
+
+/* Since 6.3 vma flags change through wrappers only. */
+static inline void vfio_pci_compat_vm_flags_set(struct vm_area_struct *vma,
+						vm_flags_t flags)
+{
+#ifdef VFIO_PCI_HAVE_VM_FLAGS_SET
+	vm_flags_set(vma, flags);
+#else
+	vma->vm_flags |= flags;
 #endif
 }
 

@@ -8,7 +8,12 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/fs_context.h>
+#include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/pseudo_fs.h>
 #include <linux/nospec.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
@@ -22,6 +27,10 @@
 static char ids[1024] __initdata;
 module_param_string(ids, ids, sizeof(ids), 0);
 MODULE_PARM_DESC(ids, "Initial PCI IDs to add to the vfio-pci driver, format is \"vendor:device[:subvendor[:subdevice[:class[:class_mask]]]]\" and multiple comma separated entries can be specified");
+
+static bool nointxmask;
+module_param_named(nointxmask, nointxmask, bool, 0444);
+MODULE_PARM_DESC(nointxmask, "Disable support for PCI 2.3 style INTx masking.  If this resolves problems for specific devices, report lspci -vvvxxx to linux-pci@vger.kernel.org so the device can be fixed automatically via the broken_intx_masking flag.");
 
 static bool disable_denylist;
 module_param(disable_denylist, bool, 0444);
@@ -156,19 +165,6 @@ void vfio_pci_memory_unlock_and_restore(struct vfio_pci_ng_device *vpdev,
 }
 
 /**
- * vfio_pci_zap_and_down_write_memory_lock() - take the memory lock for
- *	write after removing every user mapping of the BARs
- * @vpdev: the device
- *
- * Used before memory decode goes off, the power state leaves D0 or the
- * device is reset; faults wait on the lock and find the new state.
- */
-void vfio_pci_zap_and_down_write_memory_lock(struct vfio_pci_ng_device *vpdev)
-{
-	down_write(&vpdev->memory_lock);
-}
-
-/**
  * vfio_pci_set_power_state() - change the power state on behalf of userspace
  * @vpdev: the device
  * @state: the new state (PCI_D0 .. PCI_D3hot)
@@ -208,6 +204,10 @@ static int vfio_pci_enable(struct vfio_pci_ng_device *vpdev)
 	if (ret == -EAGAIN)
 		goto err_disable;
 	vpdev->reset_works = !ret;
+
+	/* Mask INTx with DisINTx only where the device really supports it. */
+	vpdev->pci_2_3 = !nointxmask && pci_intx_mask_supported(pdev);
+	vpdev->virq_disabled = false;
 
 	pci_save_state(pdev);
 	vpdev->saved_state = pci_store_saved_state(pdev);
@@ -258,9 +258,12 @@ static void vfio_pci_disable(struct vfio_pci_ng_device *vpdev)
 {
 	struct pci_dev *pdev = vpdev->pdev;
 
-	/* Stop DMA and interrupts before anything else. */
+	/* Stop interrupts and DMA before anything else. */
+	vfio_pci_irqs_teardown(vpdev);
 	pci_clear_master(pdev);
 
+	vfio_pci_ioeventfd_remove_all(vpdev);
+	vfio_pci_bar_iounmap_all(vpdev);
 	vfio_pci_release_mmap_reservations(vpdev);
 	vfio_pci_config_exit(vpdev);
 
@@ -428,6 +431,25 @@ out:
 	return ret;
 }
 
+static long vfio_pci_ioctl_reset(struct vfio_pci_ng_device *vpdev)
+{
+	int ret;
+
+	if (!vpdev->reset_works)
+		return -EINVAL;
+
+	/*
+	 * Mappings go first: the BARs are unusable during the reset, and the
+	 * next access faults in again once it is over.  A device in a low
+	 * power state is brought back to D0, as a reset expects.
+	 */
+	vfio_pci_zap_and_down_write_memory_lock(vpdev);
+	pci_set_power_state(vpdev->pdev, PCI_D0);
+	ret = pci_try_reset_function(vpdev->pdev);
+	up_write(&vpdev->memory_lock);
+	return ret;
+}
+
 static long vfio_pci_ioctl(struct vfio_device *core_vdev, unsigned int cmd,
 			   unsigned long arg)
 {
@@ -441,13 +463,244 @@ static long vfio_pci_ioctl(struct vfio_device *core_vdev, unsigned int cmd,
 		return vfio_pci_ioctl_get_region_info(vpdev, uarg);
 	case VFIO_DEVICE_GET_IRQ_INFO:
 		return vfio_pci_ioctl_get_irq_info(vpdev, uarg);
+	case VFIO_DEVICE_RESET:
+		return vfio_pci_ioctl_reset(vpdev);
+	case VFIO_DEVICE_SET_IRQS:
+		return vfio_pci_ioctl_set_irqs(vpdev, uarg);
+	case VFIO_DEVICE_IOEVENTFD:
+		return vfio_pci_ioctl_ioeventfd(vpdev, uarg);
 	default:
 		return -ENOTTY;
 	}
 }
 
 /*
- * mmap support: which BARs can be mapped.  Memory BARs of at least a page
+ * User mappings of the BARs.
+ *
+ * Pages are never populated in ->mmap: the first access faults, and the
+ * fault handler inserts the PFNs under the read side of the memory lock,
+ * or raises SIGBUS while memory decode is off or the device is not in D0.
+ * Whoever turns decode off, resets the device or changes its power state
+ * zaps every mapping first (vfio_pci_zap_and_down_write_memory_lock()), so
+ * the next access faults again and sees the new state.
+ *
+ * Zapping goes through an address space that holds every user mapping of
+ * this device's BARs: unmap_mapping_range() on it is safe against
+ * concurrent munmap/exit, which unlink the vma from it before freeing page
+ * tables.  Where the vfio core gives each device fd a private inode, that
+ * inode's mapping is the one.  Where it does not (the core's device fds
+ * all share the anon inode), each mmap gets a small file of ours over a
+ * private per-device inode, swapped into the vma by vma_set_file(); that
+ * file holds a reference to the device fd, so the device stays open while
+ * a mapping exists, exactly as with the device fd itself.
+ */
+#ifndef VFIO_PCI_HAVE_VFIO_DEVICE_INODE
+static struct vfsmount *vfio_pci_mnt;
+
+static int vfio_pci_fs_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, 0x76666e67) ? 0 : -ENOMEM;	/* "vfng" */
+}
+
+static struct file_system_type vfio_pci_fs_type = {
+	.name		= "vfio-pci-ng",
+	.owner		= THIS_MODULE,
+	.init_fs_context = vfio_pci_fs_init_fs_context,
+	.kill_sb	= kill_anon_super,
+};
+
+static int vfio_pci_map_file_release(struct inode *inode, struct file *file)
+{
+	fput(file->private_data);	/* the device fd */
+	return 0;
+}
+
+static const struct file_operations vfio_pci_map_file_fops = {
+	.owner		= THIS_MODULE,
+	.release	= vfio_pci_map_file_release,
+};
+
+static int vfio_pci_mapping_init(struct vfio_pci_ng_device *vpdev)
+{
+	vpdev->map_inode = alloc_anon_inode(vfio_pci_mnt->mnt_sb);
+	if (IS_ERR(vpdev->map_inode)) {
+		int ret = PTR_ERR(vpdev->map_inode);
+
+		vpdev->map_inode = NULL;
+		return ret;
+	}
+	return 0;
+}
+
+static void vfio_pci_mapping_exit(struct vfio_pci_ng_device *vpdev)
+{
+	iput(vpdev->map_inode);
+}
+
+static struct address_space *vfio_pci_mapping(struct vfio_pci_ng_device *vpdev)
+{
+	return vpdev->map_inode->i_mapping;
+}
+
+static int vfio_pci_mapping_attach(struct vfio_pci_ng_device *vpdev,
+				   struct vm_area_struct *vma)
+{
+	struct file *file;
+
+	ihold(vpdev->map_inode);
+	file = alloc_file_pseudo(vpdev->map_inode, vfio_pci_mnt, "vfio-pci-bar",
+				 O_RDWR, &vfio_pci_map_file_fops);
+	if (IS_ERR(file)) {
+		iput(vpdev->map_inode);
+		return PTR_ERR(file);
+	}
+	file->private_data = get_file(vma->vm_file);
+	vma_set_file(vma, file);
+	fput(file);	/* the vma holds its own reference now */
+	return 0;
+}
+
+static int __init vfio_pci_mapping_fs_init(void)
+{
+	vfio_pci_mnt = kern_mount(&vfio_pci_fs_type);
+	return PTR_ERR_OR_ZERO(vfio_pci_mnt);
+}
+
+static void vfio_pci_mapping_fs_exit(void)
+{
+	kern_unmount(vfio_pci_mnt);
+}
+#else
+static int vfio_pci_mapping_init(struct vfio_pci_ng_device *vpdev)
+{
+	return 0;
+}
+
+static void vfio_pci_mapping_exit(struct vfio_pci_ng_device *vpdev)
+{
+}
+
+static struct address_space *vfio_pci_mapping(struct vfio_pci_ng_device *vpdev)
+{
+	return vpdev->vdev.inode->i_mapping;
+}
+
+static int vfio_pci_mapping_attach(struct vfio_pci_ng_device *vpdev,
+				   struct vm_area_struct *vma)
+{
+	return 0;	/* the device fd's f_mapping is already per device */
+}
+
+static int __init vfio_pci_mapping_fs_init(void)
+{
+	return 0;
+}
+
+static void vfio_pci_mapping_fs_exit(void)
+{
+}
+#endif
+
+/**
+ * vfio_pci_zap_and_down_write_memory_lock() - take the memory lock for
+ *	write after removing every user mapping of the BARs
+ * @vpdev: the device
+ *
+ * Used before memory decode goes off, the power state leaves D0 or the
+ * device is reset; faults wait on the lock and find the new state.
+ */
+void vfio_pci_zap_and_down_write_memory_lock(struct vfio_pci_ng_device *vpdev)
+{
+	down_write(&vpdev->memory_lock);
+	unmap_mapping_range(vfio_pci_mapping(vpdev), 0,
+			    VFIO_PCI_INDEX_TO_OFFSET(VFIO_PCI_ROM_REGION_INDEX),
+			    true);
+}
+
+static vm_fault_t vfio_pci_mmap_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct vfio_pci_ng_device *vpdev = vma->vm_private_data;
+	unsigned int bar = vma->vm_pgoff >>
+			   (VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT);
+	unsigned long bar_pgoff = vma->vm_pgoff &
+				  (VFIO_PCI_OFFSET_MASK >> PAGE_SHIFT);
+	unsigned long base_pfn, addr;
+	vm_fault_t ret;
+
+	base_pfn = (pci_resource_start(vpdev->pdev, bar) >> PAGE_SHIFT) +
+		   bar_pgoff - (vma->vm_start >> PAGE_SHIFT);
+
+	down_read(&vpdev->memory_lock);
+	if (!vfio_pci_memory_enabled(vpdev)) {
+		ret = VM_FAULT_SIGBUS;
+		goto out;
+	}
+
+	/*
+	 * Map the faulting page, then the rest of the vma: a BAR is mapped
+	 * to be used, and one fault per vma is much cheaper than one per
+	 * page.  Pages already present are left alone.
+	 */
+	ret = vmf_insert_pfn(vma, vmf->address,
+			     base_pfn + (vmf->address >> PAGE_SHIFT));
+	if (ret != VM_FAULT_NOPAGE)
+		goto out;
+	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
+		if (addr == (vmf->address & PAGE_MASK))
+			continue;
+		if (vmf_insert_pfn(vma, addr, base_pfn + (addr >> PAGE_SHIFT)) !=
+		    VM_FAULT_NOPAGE)
+			break;
+	}
+out:
+	up_read(&vpdev->memory_lock);
+	return ret;
+}
+
+static const struct vm_operations_struct vfio_pci_mmap_ops = {
+	.fault = vfio_pci_mmap_fault,
+};
+
+static int vfio_pci_mmap(struct vfio_device *core_vdev,
+			 struct vm_area_struct *vma)
+{
+	struct vfio_pci_ng_device *vpdev = to_vpdev(core_vdev);
+	unsigned long index, pgoff, req_len, bar_len;
+	void __iomem *io;
+
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	index = vma->vm_pgoff >> (VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT);
+	if (index >= VFIO_PCI_NUM_BARS)
+		return -EINVAL;
+	index = array_index_nospec(index, VFIO_PCI_NUM_BARS);
+	if (!vpdev->bar_mmap_ok[index])
+		return -EINVAL;
+
+	/* Sub-page BARs are mapped as a whole page; we own the rest of it. */
+	bar_len = PAGE_ALIGN(pci_resource_len(vpdev->pdev, index));
+	pgoff = vma->vm_pgoff & (VFIO_PCI_OFFSET_MASK >> PAGE_SHIFT);
+	req_len = vma->vm_end - vma->vm_start;
+	if (pgoff >= bar_len >> PAGE_SHIFT ||
+	    req_len > bar_len - (pgoff << PAGE_SHIFT))
+		return -EINVAL;
+
+	/* Claim the BAR for us, as read/write would. */
+	io = vfio_pci_bar_iomap(vpdev, index);
+	if (IS_ERR(io))
+		return PTR_ERR(io);
+
+	vma->vm_private_data = vpdev;
+	vma->vm_page_prot = pgprot_decrypted(pgprot_noncached(vma->vm_page_prot));
+	vfio_pci_compat_vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND |
+				     VM_DONTDUMP);
+	vma->vm_ops = &vfio_pci_mmap_ops;
+	return vfio_pci_mapping_attach(vpdev, vma);
+}
+
+/*
+ * Which BARs can be mapped.  Memory BARs of at least a page
  * can.  A smaller one can only if it starts a page and we own the rest of
  * that page, so that no other device's registers ever land in the user's
  * mapping: we reserve the remainder with a dummy resource until close.
@@ -548,12 +801,16 @@ static int vfio_pci_init_dev(struct vfio_device *core_vdev)
 	vpdev->irq_type = VFIO_PCI_NUM_IRQS;
 	init_rwsem(&vpdev->memory_lock);
 	mutex_init(&vpdev->igate);
+	spin_lock_init(&vpdev->irqlock);
+	mutex_init(&vpdev->barmap_lock);
+	mutex_init(&vpdev->ioeventfds_lock);
+	INIT_LIST_HEAD(&vpdev->ioeventfds);
 	INIT_LIST_HEAD(&vpdev->dummy_resources);
 	vpdev->pcie = pci_is_pcie(pdev);
 	vpdev->nointx = pdev->is_virtfn || !pdev->pin ||
 			pdev->irq == IRQ_NOTCONNECTED;
 	vfio_pci_read_msix_location(vpdev);
-	return 0;
+	return vfio_pci_mapping_init(vpdev);
 }
 
 static void vfio_pci_release_dev(struct vfio_device *core_vdev)
@@ -563,8 +820,29 @@ static void vfio_pci_release_dev(struct vfio_device *core_vdev)
 	/* The core has already taken us out of the dev_set. */
 	if (vpdev->set_key)
 		vfio_pci_devset_key_put(vpdev->set_key);
+	vfio_pci_mapping_exit(vpdev);
+	mutex_destroy(&vpdev->ioeventfds_lock);
+	mutex_destroy(&vpdev->barmap_lock);
 	mutex_destroy(&vpdev->igate);
 	vfio_pci_compat_free_device(core_vdev);
+}
+
+/*
+ * An unbind or hot-unplug waits in vfio_unregister_group_dev() until the
+ * user closes the device, calling this every few seconds meanwhile.
+ */
+static void vfio_pci_request(struct vfio_device *core_vdev, unsigned int count)
+{
+	struct vfio_pci_ng_device *vpdev = to_vpdev(core_vdev);
+	struct pci_dev *pdev = vpdev->pdev;
+
+	if (vfio_pci_signal_req(vpdev)) {
+		if (!(count % 10))
+			pci_notice_ratelimited(pdev, "Relaying device request to user (#%u)\n",
+					       count);
+	} else if (!count) {
+		pci_warn(pdev, "No device request channel registered, blocked until released by user\n");
+	}
 }
 
 static const struct vfio_device_ops vfio_pci_ops = {
@@ -576,6 +854,8 @@ static const struct vfio_device_ops vfio_pci_ops = {
 	.ioctl		= vfio_pci_ioctl,
 	.read		= vfio_pci_read,
 	.write		= vfio_pci_write,
+	.mmap		= vfio_pci_mmap,
+	.request	= vfio_pci_request,
 	VFIO_PCI_COMPAT_IOMMUFD_OPS
 };
 
@@ -630,6 +910,23 @@ static void vfio_pci_remove(struct pci_dev *pdev)
 	vfio_put_device(&vpdev->vdev);
 }
 
+/*
+ * AER: hand the error to the user, who owns the device and its recovery.
+ * Called with the PCI bus semaphore held: must not take igate.
+ */
+static pci_ers_result_t vfio_pci_aer_err_detected(struct pci_dev *pdev,
+						  pci_channel_state_t state)
+{
+	struct vfio_pci_ng_device *vpdev = dev_get_drvdata(&pdev->dev);
+
+	vfio_pci_signal_err(vpdev);
+	return PCI_ERS_RESULT_CAN_RECOVER;
+}
+
+static const struct pci_error_handlers vfio_pci_err_handlers = {
+	.error_detected = vfio_pci_aer_err_detected,
+};
+
 /* Override-only: never binds to anything unless asked via driver_override. */
 static const struct pci_device_id vfio_pci_table[] = {
 	{ PCI_DRIVER_OVERRIDE_DEVICE_VFIO(PCI_ANY_ID, PCI_ANY_ID) },
@@ -642,6 +939,7 @@ static struct pci_driver vfio_pci_driver = {
 	.id_table		= vfio_pci_table,
 	.probe			= vfio_pci_probe,
 	.remove			= vfio_pci_remove,
+	.err_handler		= &vfio_pci_err_handlers,
 	.driver_managed_dma	= true,
 };
 
@@ -678,17 +976,31 @@ static int __init vfio_pci_init(void)
 {
 	int ret;
 
-	ret = pci_register_driver(&vfio_pci_driver);
+	ret = vfio_pci_perm_bits_init();
 	if (ret)
 		return ret;
+	ret = vfio_pci_mapping_fs_init();
+	if (ret)
+		goto err_perm;
+	ret = pci_register_driver(&vfio_pci_driver);
+	if (ret)
+		goto err_fs;
 	vfio_pci_add_ids();
 	return 0;
+
+err_fs:
+	vfio_pci_mapping_fs_exit();
+err_perm:
+	vfio_pci_perm_bits_exit();
+	return ret;
 }
 module_init(vfio_pci_init);
 
 static void __exit vfio_pci_exit(void)
 {
 	pci_unregister_driver(&vfio_pci_driver);
+	vfio_pci_mapping_fs_exit();
+	vfio_pci_perm_bits_exit();
 }
 module_exit(vfio_pci_exit);
 

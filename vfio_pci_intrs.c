@@ -1,13 +1,829 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * vfio-pci-ng: interrupts (INTx, MSI, MSI-X, error and request signals).
+ *
+ * Locking:
+ *  - @igate (mutex) serializes every change of the interrupt setup: the
+ *    SET_IRQS ioctl, close, and INTx masking from config space writes.
+ *  - @irqlock (spinlock, also taken in hard-IRQ context) protects the INTx
+ *    mask state against the interrupt handler.
+ *  - MSI-X table writes by the PCI core happen with memory decode forced on
+ *    under the memory lock (igate -> memory_lock, never the reverse).
+ *  - The error and request eventfds are RCU-protected and signalled without
+ *    igate: AER calls us with the PCI bus semaphore held, and a hot reset
+ *    holds the memory lock while it takes that semaphore, so igate there
+ *    would close a three-way deadlock.
  */
 
+#include <linux/eventfd.h>
+#include <linux/interrupt.h>
+#include <linux/irqbypass.h>
 #include <linux/pci.h>
+#include <linux/rcupdate.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
 
 #include "vfio_pci_private.h"
+
+/**
+ * struct vfio_pci_irq_ctx - one interrupt vector handed to userspace
+ * @trigger: eventfd signalled on each interrupt, or NULL.
+ * @unmask: INTx only: virqfd whose eventfd unmasks the line.
+ * @producer: irqbypass producer (MSI/MSI-X), so KVM can post interrupts.
+ * @name: name of the host IRQ (/proc/interrupts).
+ * @masked: INTx only: masked by us (automask) or by userspace; under irqlock.
+ * @allocated: MSI-X only: the vector exists in the PCI core.
+ */
+struct vfio_pci_irq_ctx {
+	struct eventfd_ctx *trigger;
+	struct virqfd *unmask;
+	struct irq_bypass_producer producer;
+	char *name;
+	bool masked;
+	bool allocated;
+};
+
+static bool vfio_pci_irq_is(struct vfio_pci_ng_device *vpdev,
+			    unsigned int index)
+{
+	return vpdev->irq_type == index;
+}
+
+static bool vfio_pci_irq_none(struct vfio_pci_ng_device *vpdev)
+{
+	return vpdev->irq_type == VFIO_PCI_NUM_IRQS;
+}
+
+/*
+ * INTx
+ */
+static void vfio_pci_intx_signal(struct vfio_pci_ng_device *vpdev)
+{
+	struct eventfd_ctx *trigger = READ_ONCE(vpdev->ctx[0].trigger);
+
+	if (trigger)
+		vfio_pci_compat_eventfd_signal(trigger);
+}
+
+/* virqfd thread: re-signal an interrupt that was pending at unmask. */
+static void vfio_pci_intx_signal_thread(void *opaque, void *unused)
+{
+	vfio_pci_intx_signal(opaque);
+}
+
+static irqreturn_t vfio_pci_intx_handler(int irq, void *dev_id)
+{
+	struct vfio_pci_ng_device *vpdev = dev_id;
+	struct vfio_pci_irq_ctx *ctx = &vpdev->ctx[0];
+	irqreturn_t ret = IRQ_NONE;
+	unsigned long flags;
+
+	spin_lock_irqsave(&vpdev->irqlock, flags);
+	if (!vpdev->pci_2_3) {
+		/* Exclusive line: mask it at the interrupt controller. */
+		disable_irq_nosync(vpdev->pdev->irq);
+		ctx->masked = true;
+		ret = IRQ_HANDLED;
+	} else if (!ctx->masked && pci_check_and_mask_intx(vpdev->pdev)) {
+		ctx->masked = true;
+		ret = IRQ_HANDLED;
+	}
+	spin_unlock_irqrestore(&vpdev->irqlock, flags);
+
+	if (ret == IRQ_HANDLED)
+		vfio_pci_intx_signal(vpdev);
+	return ret;
+}
+
+static void __vfio_pci_intx_mask(struct vfio_pci_ng_device *vpdev)
+{
+	struct vfio_pci_irq_ctx *ctx = &vpdev->ctx[0];
+	unsigned long flags;
+
+	spin_lock_irqsave(&vpdev->irqlock, flags);
+	if (!ctx->masked) {
+		if (vpdev->pci_2_3)
+			pci_intx(vpdev->pdev, 0);
+		else
+			disable_irq_nosync(vpdev->pdev->irq);
+		ctx->masked = true;
+	}
+	spin_unlock_irqrestore(&vpdev->irqlock, flags);
+}
+
+/*
+ * Returns 1 when the interrupt is still pending: the line stays masked and
+ * the caller must signal userspace again, or the interrupt would be lost.
+ * May run from an eventfd wakeup (atomic): it never signals itself.
+ */
+static int __vfio_pci_intx_unmask(struct vfio_pci_ng_device *vpdev)
+{
+	struct vfio_pci_irq_ctx *ctx = &vpdev->ctx[0];
+	unsigned long flags;
+	int ret = 0;
+
+	spin_lock_irqsave(&vpdev->irqlock, flags);
+	if (ctx->masked && !vpdev->virq_disabled) {
+		if (vpdev->pci_2_3) {
+			if (pci_check_and_unmask_intx(vpdev->pdev))
+				ctx->masked = false;
+			else
+				ret = 1;
+		} else {
+			ctx->masked = false;
+			enable_irq(vpdev->pdev->irq);
+		}
+	}
+	spin_unlock_irqrestore(&vpdev->irqlock, flags);
+	return ret;
+}
+
+/* virqfd handler of the unmask eventfd, in atomic wakeup context. */
+static int vfio_pci_intx_unmask_handler(void *opaque, void *unused)
+{
+	struct vfio_pci_ng_device *vpdev = opaque;
+
+	return vfio_pci_irq_is(vpdev, VFIO_PCI_INTX_IRQ_INDEX) ?
+		__vfio_pci_intx_unmask(vpdev) : 0;
+}
+
+/**
+ * vfio_pci_intx_mask() - mask INTx because userspace set INTx-disable in
+ *	the virtual command register
+ * @vpdev: the device
+ */
+void vfio_pci_intx_mask(struct vfio_pci_ng_device *vpdev)
+{
+	mutex_lock(&vpdev->igate);
+	if (vfio_pci_irq_is(vpdev, VFIO_PCI_INTX_IRQ_INDEX))
+		__vfio_pci_intx_mask(vpdev);
+	mutex_unlock(&vpdev->igate);
+}
+
+/**
+ * vfio_pci_intx_unmask() - undo vfio_pci_intx_mask()
+ * @vpdev: the device
+ */
+void vfio_pci_intx_unmask(struct vfio_pci_ng_device *vpdev)
+{
+	mutex_lock(&vpdev->igate);
+	if (vfio_pci_irq_is(vpdev, VFIO_PCI_INTX_IRQ_INDEX) &&
+	    __vfio_pci_intx_unmask(vpdev) > 0)
+		vfio_pci_intx_signal(vpdev);
+	mutex_unlock(&vpdev->igate);
+}
+
+static int vfio_pci_alloc_ctx(struct vfio_pci_ng_device *vpdev,
+			      unsigned int n)
+{
+	vpdev->ctx = kcalloc(n, sizeof(*vpdev->ctx), GFP_KERNEL_ACCOUNT);
+	if (!vpdev->ctx)
+		return -ENOMEM;
+	vpdev->num_ctx = n;
+	return 0;
+}
+
+static void vfio_pci_free_ctx(struct vfio_pci_ng_device *vpdev)
+{
+	kfree(vpdev->ctx);
+	vpdev->ctx = NULL;
+	vpdev->num_ctx = 0;
+}
+
+static int vfio_pci_intx_enable(struct vfio_pci_ng_device *vpdev,
+				struct eventfd_ctx *trigger)
+{
+	struct pci_dev *pdev = vpdev->pdev;
+	struct vfio_pci_irq_ctx *ctx;
+	unsigned long irqflags;
+	int ret;
+
+	if (vpdev->nointx || !pdev->irq || pdev->irq == IRQ_NOTCONNECTED)
+		return -ENODEV;
+
+	ret = vfio_pci_alloc_ctx(vpdev, 1);
+	if (ret)
+		return ret;
+	ctx = &vpdev->ctx[0];
+	ctx->name = kasprintf(GFP_KERNEL_ACCOUNT, "vfio-intx(%s)",
+			      pci_name(pdev));
+	if (!ctx->name) {
+		ret = -ENOMEM;
+		goto err_ctx;
+	}
+	ctx->trigger = trigger;
+
+	/*
+	 * Start masked if userspace disabled INTx in the virtual command
+	 * register.  A PCI 2.3 device masks itself with DisINTx and may share
+	 * its line; any other needs the line for itself, and must not have it
+	 * enabled before the handler's view of the mask is right.
+	 */
+	ctx->masked = vpdev->virq_disabled;
+	if (vpdev->pci_2_3) {
+		pci_intx(pdev, !ctx->masked);
+		irqflags = IRQF_SHARED;
+	} else {
+		irqflags = ctx->masked ? IRQF_NO_AUTOEN : 0;
+	}
+
+	ret = request_irq(pdev->irq, vfio_pci_intx_handler, irqflags, ctx->name,
+			  vpdev);
+	if (ret)
+		goto err_name;
+
+	vpdev->irq_type = VFIO_PCI_INTX_IRQ_INDEX;
+	return 0;
+
+err_name:
+	kfree(ctx->name);
+err_ctx:
+	vfio_pci_free_ctx(vpdev);
+	return ret;
+}
+
+/* Swap the trigger of a live INTx setup; returns the old one to put. */
+static struct eventfd_ctx *vfio_pci_intx_swap_trigger(struct vfio_pci_ng_device *vpdev,
+						      struct eventfd_ctx *trigger)
+{
+	struct vfio_pci_irq_ctx *ctx = &vpdev->ctx[0];
+	struct eventfd_ctx *old = ctx->trigger;
+
+	WRITE_ONCE(ctx->trigger, trigger);
+	/* Nobody may still be signalling the old one once we return. */
+	synchronize_irq(vpdev->pdev->irq);
+	vfio_virqfd_flush_thread(&ctx->unmask);
+	return old;
+}
+
+static void vfio_pci_intx_disable(struct vfio_pci_ng_device *vpdev)
+{
+	struct vfio_pci_irq_ctx *ctx = &vpdev->ctx[0];
+
+	vfio_virqfd_disable(&ctx->unmask);
+	/* Leave the function masked: nobody handles its interrupt any more. */
+	__vfio_pci_intx_mask(vpdev);
+	free_irq(vpdev->pdev->irq, vpdev);
+	if (ctx->trigger)
+		eventfd_ctx_put(ctx->trigger);
+	kfree(ctx->name);
+	vfio_pci_free_ctx(vpdev);
+	vpdev->irq_type = VFIO_PCI_NUM_IRQS;
+}
+
+static int vfio_pci_set_intx_mask(struct vfio_pci_ng_device *vpdev,
+				  unsigned int start, unsigned int count,
+				  u32 flags, void *data)
+{
+	if (!vfio_pci_irq_is(vpdev, VFIO_PCI_INTX_IRQ_INDEX) || start ||
+	    count != 1)
+		return -EINVAL;
+
+	if (flags & VFIO_IRQ_SET_DATA_NONE ||
+	    (flags & VFIO_IRQ_SET_DATA_BOOL && *(u8 *)data)) {
+		__vfio_pci_intx_mask(vpdev);
+		return 0;
+	}
+	if (flags & VFIO_IRQ_SET_DATA_BOOL)
+		return 0;
+	return -ENOTTY;	/* masking by eventfd is not defined */
+}
+
+static int vfio_pci_set_intx_unmask(struct vfio_pci_ng_device *vpdev,
+				    unsigned int start, unsigned int count,
+				    u32 flags, void *data)
+{
+	struct vfio_pci_irq_ctx *ctx;
+	s32 fd;
+
+	if (!vfio_pci_irq_is(vpdev, VFIO_PCI_INTX_IRQ_INDEX) || start ||
+	    count != 1)
+		return -EINVAL;
+	ctx = &vpdev->ctx[0];
+
+	if (flags & VFIO_IRQ_SET_DATA_NONE ||
+	    (flags & VFIO_IRQ_SET_DATA_BOOL && *(u8 *)data)) {
+		if (__vfio_pci_intx_unmask(vpdev) > 0)
+			vfio_pci_intx_signal(vpdev);
+		return 0;
+	}
+	if (flags & VFIO_IRQ_SET_DATA_BOOL)
+		return 0;
+
+	fd = *(s32 *)data;
+	if (fd < -1)
+		return -EINVAL;
+	if (fd == -1) {
+		vfio_virqfd_disable(&ctx->unmask);
+		return 0;
+	}
+	return vfio_virqfd_enable(vpdev, vfio_pci_intx_unmask_handler,
+				  vfio_pci_intx_signal_thread, NULL,
+				  &ctx->unmask, fd);
+}
+
+static int vfio_pci_set_intx_trigger(struct vfio_pci_ng_device *vpdev,
+				     unsigned int start, unsigned int count,
+				     u32 flags, void *data)
+{
+	struct eventfd_ctx *trigger = NULL;
+	s32 fd;
+	int ret;
+
+	if (vfio_pci_irq_is(vpdev, VFIO_PCI_INTX_IRQ_INDEX) && !count &&
+	    flags & VFIO_IRQ_SET_DATA_NONE) {
+		vfio_pci_intx_disable(vpdev);
+		return 0;
+	}
+
+	if (!(vfio_pci_irq_is(vpdev, VFIO_PCI_INTX_IRQ_INDEX) ||
+	      vfio_pci_irq_none(vpdev)) || start || count != 1)
+		return -EINVAL;
+
+	if (!(flags & VFIO_IRQ_SET_DATA_EVENTFD)) {
+		/* Loopback: signal the user as if the device interrupted. */
+		if (!vfio_pci_irq_is(vpdev, VFIO_PCI_INTX_IRQ_INDEX))
+			return -EINVAL;
+		if (flags & VFIO_IRQ_SET_DATA_NONE || *(u8 *)data)
+			vfio_pci_intx_signal(vpdev);
+		return 0;
+	}
+
+	fd = *(s32 *)data;
+	if (fd < -1)
+		return -EINVAL;
+	if (fd >= 0) {
+		trigger = eventfd_ctx_fdget(fd);
+		if (IS_ERR(trigger))
+			return PTR_ERR(trigger);
+	}
+
+	if (vfio_pci_irq_is(vpdev, VFIO_PCI_INTX_IRQ_INDEX)) {
+		struct eventfd_ctx *old = vfio_pci_intx_swap_trigger(vpdev, trigger);
+
+		if (old)
+			eventfd_ctx_put(old);
+		return 0;
+	}
+
+	ret = vfio_pci_intx_enable(vpdev, trigger);
+	if (ret && trigger)
+		eventfd_ctx_put(trigger);
+	return ret;
+}
+
+/*
+ * MSI and MSI-X
+ */
+static irqreturn_t vfio_pci_msi_handler(int irq, void *arg)
+{
+	vfio_pci_compat_eventfd_signal(arg);
+	return IRQ_HANDLED;
+}
+
+static int vfio_pci_msi_enable(struct vfio_pci_ng_device *vpdev,
+			       unsigned int nvec, bool msix)
+{
+	struct pci_dev *pdev = vpdev->pdev;
+	unsigned int flag = msix ? PCI_IRQ_MSIX : PCI_IRQ_MSI;
+	unsigned int nctx = nvec, i;
+	u16 cmd;
+	int ret;
+
+	/* With dynamic MSI-X, any vector of the table can be added later. */
+	if (msix && vfio_pci_compat_msix_can_alloc_dyn(pdev))
+		nctx = vfio_pci_irq_count(vpdev, VFIO_PCI_MSIX_IRQ_INDEX);
+
+	ret = vfio_pci_alloc_ctx(vpdev, nctx);
+	if (ret)
+		return ret;
+
+	/* The PCI core programs the MSI-X table: decode must be on. */
+	cmd = vfio_pci_memory_lock_and_enable(vpdev);
+	ret = pci_alloc_irq_vectors(pdev, 1, nvec, flag);
+	if (ret < nvec) {
+		if (ret > 0)
+			pci_free_irq_vectors(pdev);
+		vfio_pci_memory_unlock_and_restore(vpdev, cmd);
+		vfio_pci_free_ctx(vpdev);
+		/* Fewer vectors available: tell the user how many. */
+		return ret;
+	}
+	vfio_pci_memory_unlock_and_restore(vpdev, cmd);
+
+	for (i = 0; i < nvec; i++)
+		vpdev->ctx[i].allocated = true;
+	vpdev->irq_type = msix ? VFIO_PCI_MSIX_IRQ_INDEX :
+				 VFIO_PCI_MSI_IRQ_INDEX;
+	/* The virtual MSI capability now offers what was enabled. */
+	if (!msix)
+		vpdev->msi_qmax = fls(nvec * 2 - 1) - 1;
+	return 0;
+}
+
+/* The Linux IRQ of a vector, allocating it in a live MSI-X setup. */
+static int vfio_pci_msi_vector_irq(struct vfio_pci_ng_device *vpdev,
+				   unsigned int vector, bool msix)
+{
+	struct vfio_pci_irq_ctx *ctx = &vpdev->ctx[vector];
+	int irq;
+
+	if (ctx->allocated)
+		return pci_irq_vector(vpdev->pdev, vector);
+	if (!msix)
+		return -EINVAL;
+
+	irq = vfio_pci_compat_msix_alloc_irq_at(vpdev->pdev, vector);
+	if (irq >= 0)
+		ctx->allocated = true;
+	return irq;
+}
+
+static void vfio_pci_msi_vector_release(struct vfio_pci_ng_device *vpdev,
+					unsigned int vector)
+{
+	struct vfio_pci_irq_ctx *ctx = &vpdev->ctx[vector];
+	int irq = pci_irq_vector(vpdev->pdev, vector);
+
+	irq_bypass_unregister_producer(&ctx->producer);
+	free_irq(irq, ctx->trigger);
+	eventfd_ctx_put(ctx->trigger);
+	ctx->trigger = NULL;
+	kfree(ctx->name);
+	ctx->name = NULL;
+}
+
+static int vfio_pci_msi_vector_set(struct vfio_pci_ng_device *vpdev,
+				   unsigned int vector, s32 fd, bool msix)
+{
+	struct vfio_pci_irq_ctx *ctx = &vpdev->ctx[vector];
+	struct pci_dev *pdev = vpdev->pdev;
+	struct eventfd_ctx *trigger;
+	int irq, ret;
+	u16 cmd;
+
+	if (ctx->trigger)
+		vfio_pci_msi_vector_release(vpdev, vector);
+	if (fd < 0)
+		return 0;
+
+	trigger = eventfd_ctx_fdget(fd);
+	if (IS_ERR(trigger))
+		return PTR_ERR(trigger);
+
+	cmd = vfio_pci_memory_lock_and_enable(vpdev);
+	irq = vfio_pci_msi_vector_irq(vpdev, vector, msix);
+	if (irq < 0) {
+		ret = irq;
+		goto err_unlock;
+	}
+
+	ctx->name = kasprintf(GFP_KERNEL_ACCOUNT, "vfio-msi%s[%u](%s)",
+			      msix ? "x" : "", vector, pci_name(pdev));
+	if (!ctx->name) {
+		ret = -ENOMEM;
+		goto err_unlock;
+	}
+
+	/*
+	 * A reset behind our back (a backdoor reset, e.g. a PM transition of
+	 * the device) clears the MSI-X table: write the cached message again
+	 * before the vector is unmasked by request_irq().
+	 */
+	if (msix) {
+		struct msi_msg msg;
+
+		get_cached_msi_msg(irq, &msg);
+		pci_write_msi_msg(irq, &msg);
+	}
+
+	ret = request_irq(irq, vfio_pci_msi_handler, 0, ctx->name, trigger);
+	if (ret)
+		goto err_name;
+	vfio_pci_memory_unlock_and_restore(vpdev, cmd);
+
+	ctx->trigger = trigger;
+	ctx->producer.token = trigger;
+	ctx->producer.irq = irq;
+	ret = irq_bypass_register_producer(&ctx->producer);
+	if (ret) {
+		pci_info(pdev, "irq bypass producer (token %p) registration fails: %d\n",
+			 trigger, ret);
+		ctx->producer.token = NULL;
+	}
+	return 0;
+
+err_name:
+	kfree(ctx->name);
+	ctx->name = NULL;
+err_unlock:
+	vfio_pci_memory_unlock_and_restore(vpdev, cmd);
+	eventfd_ctx_put(trigger);
+	return ret;
+}
+
+static int vfio_pci_msi_set_block(struct vfio_pci_ng_device *vpdev,
+				  unsigned int start, unsigned int count,
+				  s32 *fds, bool msix)
+{
+	unsigned int i, j;
+	int ret = 0;
+
+	if (start >= vpdev->num_ctx || count > vpdev->num_ctx - start)
+		return -EINVAL;
+
+	for (i = 0; i < count; i++) {
+		ret = vfio_pci_msi_vector_set(vpdev, start + i,
+					      fds ? fds[i] : -1, msix);
+		if (ret)
+			break;
+	}
+	if (ret) {
+		/* All or nothing: drop what this call set up. */
+		for (j = 0; j < i; j++)
+			vfio_pci_msi_vector_set(vpdev, start + j, -1, msix);
+	}
+	return ret;
+}
+
+static void vfio_pci_msi_disable(struct vfio_pci_ng_device *vpdev, bool msix)
+{
+	struct pci_dev *pdev = vpdev->pdev;
+	unsigned int i;
+	u16 cmd;
+
+	for (i = 0; i < vpdev->num_ctx; i++)
+		if (vpdev->ctx[i].trigger)
+			vfio_pci_msi_vector_release(vpdev, i);
+
+	cmd = vfio_pci_memory_lock_and_enable(vpdev);
+	pci_free_irq_vectors(pdev);
+	vfio_pci_memory_unlock_and_restore(vpdev, cmd);
+
+	/*
+	 * Disabling MSI/MSI-X clears DisINTx in the PCI core; put INTx back
+	 * under our mask when it is not ours to hand out.
+	 */
+	if (vpdev->nointx)
+		pci_intx(pdev, 0);
+
+	vfio_pci_free_ctx(vpdev);
+	vpdev->irq_type = VFIO_PCI_NUM_IRQS;
+}
+
+static int vfio_pci_set_msi_trigger(struct vfio_pci_ng_device *vpdev,
+				    unsigned int index, unsigned int start,
+				    unsigned int count, u32 flags, void *data)
+{
+	bool msix = index == VFIO_PCI_MSIX_IRQ_INDEX;
+	unsigned int i;
+	int ret;
+
+	if (vfio_pci_irq_is(vpdev, index) && !count &&
+	    flags & VFIO_IRQ_SET_DATA_NONE) {
+		vfio_pci_msi_disable(vpdev, msix);
+		return 0;
+	}
+
+	if (!(vfio_pci_irq_is(vpdev, index) || vfio_pci_irq_none(vpdev)))
+		return -EINVAL;
+
+	if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
+		s32 *fds = data;
+
+		for (i = 0; i < count; i++)
+			if (fds[i] < -1)
+				return -EINVAL;
+
+		if (vfio_pci_irq_is(vpdev, index))
+			return vfio_pci_msi_set_block(vpdev, start, count, fds,
+						      msix);
+
+		ret = vfio_pci_msi_enable(vpdev, start + count, msix);
+		if (ret)
+			return ret;
+		ret = vfio_pci_msi_set_block(vpdev, start, count, fds, msix);
+		if (ret)
+			vfio_pci_msi_disable(vpdev, msix);
+		return ret;
+	}
+
+	/* Loopback signalling of enabled vectors. */
+	if (!vfio_pci_irq_is(vpdev, index) || start >= vpdev->num_ctx ||
+	    count > vpdev->num_ctx - start)
+		return -EINVAL;
+	for (i = start; i < start + count; i++) {
+		struct eventfd_ctx *trigger = vpdev->ctx[i].trigger;
+
+		if (!trigger)
+			continue;
+		if (flags & VFIO_IRQ_SET_DATA_NONE ||
+		    ((u8 *)data)[i - start])
+			vfio_pci_compat_eventfd_signal(trigger);
+	}
+	return 0;
+}
+
+/*
+ * Error and request signals
+ */
+static int vfio_pci_set_single_trigger(struct vfio_pci_ng_device *vpdev,
+				       struct eventfd_ctx __rcu **slot,
+				       unsigned int count, u32 flags,
+				       void *data)
+{
+	struct eventfd_ctx *cur = rcu_dereference_protected(*slot,
+					lockdep_is_held(&vpdev->igate));
+	struct eventfd_ctx *new = NULL;
+	s32 fd;
+
+	if (flags & VFIO_IRQ_SET_DATA_NONE) {
+		if (!cur)
+			return -EINVAL;
+		if (count) {
+			vfio_pci_compat_eventfd_signal(cur);
+			return 0;
+		}
+	} else if (flags & VFIO_IRQ_SET_DATA_BOOL) {
+		if (!count)
+			return -EINVAL;
+		if (*(u8 *)data && cur)
+			vfio_pci_compat_eventfd_signal(cur);
+		return 0;
+	} else {
+		if (!count)
+			return -EINVAL;
+		fd = *(s32 *)data;
+		if (fd < -1)
+			return -EINVAL;
+		if (fd >= 0) {
+			new = eventfd_ctx_fdget(fd);
+			if (IS_ERR(new))
+				return PTR_ERR(new);
+		}
+	}
+
+	rcu_assign_pointer(*slot, new);
+	if (cur) {
+		synchronize_rcu();
+		eventfd_ctx_put(cur);
+	}
+	return 0;
+}
+
+static bool vfio_pci_signal_rcu(struct eventfd_ctx __rcu **slot)
+{
+	struct eventfd_ctx *trigger;
+
+	rcu_read_lock();
+	trigger = rcu_dereference(*slot);
+	if (trigger)
+		vfio_pci_compat_eventfd_signal(trigger);
+	rcu_read_unlock();
+	return trigger;
+}
+
+/**
+ * vfio_pci_signal_err() - tell userspace about an AER error
+ * @vpdev: the device
+ *
+ * Takes no mutex: called by AER with the PCI bus semaphore held.
+ */
+void vfio_pci_signal_err(struct vfio_pci_ng_device *vpdev)
+{
+	vfio_pci_signal_rcu(&vpdev->err_trigger);
+}
+
+/**
+ * vfio_pci_signal_req() - ask userspace to release the device
+ * @vpdev: the device
+ *
+ * Takes no mutex: called while an unbind waits for the user.
+ *
+ * Return: true if a request eventfd was registered and signalled.
+ */
+bool vfio_pci_signal_req(struct vfio_pci_ng_device *vpdev)
+{
+	return vfio_pci_signal_rcu(&vpdev->req_trigger);
+}
+
+/*
+ * SET_IRQS
+ */
+static int vfio_pci_set_irqs(struct vfio_pci_ng_device *vpdev, u32 flags,
+			     unsigned int index, unsigned int start,
+			     unsigned int count, void *data)
+{
+	u32 action = flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
+
+	switch (index) {
+	case VFIO_PCI_INTX_IRQ_INDEX:
+		switch (action) {
+		case VFIO_IRQ_SET_ACTION_MASK:
+			return vfio_pci_set_intx_mask(vpdev, start, count,
+						      flags, data);
+		case VFIO_IRQ_SET_ACTION_UNMASK:
+			return vfio_pci_set_intx_unmask(vpdev, start, count,
+							flags, data);
+		case VFIO_IRQ_SET_ACTION_TRIGGER:
+			return vfio_pci_set_intx_trigger(vpdev, start, count,
+							 flags, data);
+		}
+		break;
+	case VFIO_PCI_MSI_IRQ_INDEX:
+	case VFIO_PCI_MSIX_IRQ_INDEX:
+		if (action == VFIO_IRQ_SET_ACTION_TRIGGER)
+			return vfio_pci_set_msi_trigger(vpdev, index, start,
+							count, flags, data);
+		break;
+	case VFIO_PCI_ERR_IRQ_INDEX:
+		if (action == VFIO_IRQ_SET_ACTION_TRIGGER && vpdev->pcie)
+			return vfio_pci_set_single_trigger(vpdev,
+							   &vpdev->err_trigger,
+							   count, flags, data);
+		break;
+	case VFIO_PCI_REQ_IRQ_INDEX:
+		if (action == VFIO_IRQ_SET_ACTION_TRIGGER)
+			return vfio_pci_set_single_trigger(vpdev,
+							   &vpdev->req_trigger,
+							   count, flags, data);
+		break;
+	}
+	return -ENOTTY;
+}
+
+/**
+ * vfio_pci_ioctl_set_irqs() - VFIO_DEVICE_SET_IRQS
+ * @vpdev: the device
+ * @uarg: the user's struct vfio_irq_set and its data
+ *
+ * Return: 0, a positive vector count when fewer MSI/MSI-X vectors than
+ * asked for are available, or a negative errno.
+ */
+long vfio_pci_ioctl_set_irqs(struct vfio_pci_ng_device *vpdev,
+			     struct vfio_irq_set __user *uarg)
+{
+	unsigned long minsz = offsetofend(struct vfio_irq_set, count);
+	struct vfio_irq_set hdr;
+	size_t data_size = 0;
+	void *data = NULL;
+	int max, ret;
+
+	if (copy_from_user(&hdr, uarg, minsz))
+		return -EFAULT;
+
+	max = hdr.index < VFIO_PCI_NUM_IRQS ?
+	      vfio_pci_irq_count(vpdev, hdr.index) : 0;
+	ret = vfio_set_irqs_validate_and_prepare(&hdr, max, VFIO_PCI_NUM_IRQS,
+						 &data_size);
+	if (ret)
+		return ret;
+
+	if (data_size) {
+		data = memdup_user(&uarg->data, data_size);
+		if (IS_ERR(data))
+			return PTR_ERR(data);
+	}
+
+	mutex_lock(&vpdev->igate);
+	ret = vfio_pci_set_irqs(vpdev, hdr.flags, hdr.index, hdr.start,
+				hdr.count, data);
+	mutex_unlock(&vpdev->igate);
+	kfree(data);
+	return ret;
+}
+
+/**
+ * vfio_pci_irqs_teardown() - disable every interrupt at close
+ * @vpdev: the device
+ */
+void vfio_pci_irqs_teardown(struct vfio_pci_ng_device *vpdev)
+{
+	struct eventfd_ctx *trigger;
+
+	mutex_lock(&vpdev->igate);
+	if (vfio_pci_irq_is(vpdev, VFIO_PCI_INTX_IRQ_INDEX))
+		vfio_pci_intx_disable(vpdev);
+	else if (vfio_pci_irq_is(vpdev, VFIO_PCI_MSI_IRQ_INDEX))
+		vfio_pci_msi_disable(vpdev, false);
+	else if (vfio_pci_irq_is(vpdev, VFIO_PCI_MSIX_IRQ_INDEX))
+		vfio_pci_msi_disable(vpdev, true);
+
+	trigger = rcu_replace_pointer(vpdev->err_trigger, NULL,
+				      lockdep_is_held(&vpdev->igate));
+	if (trigger) {
+		synchronize_rcu();
+		eventfd_ctx_put(trigger);
+	}
+	trigger = rcu_replace_pointer(vpdev->req_trigger, NULL,
+				      lockdep_is_held(&vpdev->igate));
+	if (trigger) {
+		synchronize_rcu();
+		eventfd_ctx_put(trigger);
+	}
+	mutex_unlock(&vpdev->igate);
+}
 
 /**
  * vfio_pci_irq_count() - how many vectors an IRQ index has on this device
@@ -69,26 +885,10 @@ long vfio_pci_ioctl_get_irq_info(struct vfio_pci_ng_device *vpdev,
 	info.flags = VFIO_IRQ_INFO_EVENTFD;
 	if (info.index == VFIO_PCI_INTX_IRQ_INDEX)
 		info.flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
-	else
+	else if (info.index != VFIO_PCI_MSIX_IRQ_INDEX ||
+		 !vfio_pci_compat_msix_can_alloc_dyn(vpdev->pdev))
 		info.flags |= VFIO_IRQ_INFO_NORESIZE;
 	info.count = vfio_pci_irq_count(vpdev, info.index);
 
 	return copy_to_user(uarg, &info, minsz) ? -EFAULT : 0;
-}
-
-/**
- * vfio_pci_intx_mask() - mask INTx on behalf of userspace (INTx-disable
- *	written in the virtual command register)
- * @vpdev: the device
- */
-void vfio_pci_intx_mask(struct vfio_pci_ng_device *vpdev)
-{
-}
-
-/**
- * vfio_pci_intx_unmask() - undo vfio_pci_intx_mask()
- * @vpdev: the device
- */
-void vfio_pci_intx_unmask(struct vfio_pci_ng_device *vpdev)
-{
 }

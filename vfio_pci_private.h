@@ -22,7 +22,9 @@
 
 #define VFIO_PCI_NUM_BARS	(PCI_STD_RESOURCE_END + 1)
 
+struct eventfd_ctx;
 struct vfio_pci_devset_key;
+struct vfio_pci_irq_ctx;
 struct vfio_pci_vconfig;
 
 /**
@@ -40,11 +42,25 @@ struct vfio_pci_vconfig;
  * @msix_offset: offset of the MSI-X table in @msix_bar.
  * @msix_size: size of the MSI-X table in bytes.
  * @bar_mmap_ok: per BAR, whether userspace may mmap it (probed at open).
+ * @barmap: per BAR, the kernel mapping used by read/write (set up lazily).
+ * @barmap_lock: serializes BAR mapping setup and ROM mapping.
+ * @ioeventfds: the device's ioeventfds, under @ioeventfds_lock.
+ * @ioeventfds_lock: protects @ioeventfds and @num_ioeventfds.
+ * @num_ioeventfds: length of @ioeventfds.
+ * @map_inode: private inode whose address space holds the user mappings of
+ *	the BARs, on kernels whose vfio core has no per-device inode.
  * @dummy_resources: page remainders reserved behind sub-page BARs.
  * @saved_state: config state saved at open, restored at close.
  * @vconfig: the virtual config space (vfio_pci_config.c), NULL while closed.
  * @irq_type: the VFIO_PCI_*_IRQ_INDEX userspace enabled, or
  *	VFIO_PCI_NUM_IRQS for none; changed under @igate.
+ * @ctx: per-vector interrupt state (vfio_pci_intrs.c), @num_ctx entries.
+ * @num_ctx: entries in @ctx.
+ * @irqlock: INTx mask state against the interrupt handler.
+ * @err_trigger: eventfd signalled on AER errors (RCU, set under @igate).
+ * @req_trigger: eventfd signalled to ask for the device back (RCU).
+ * @pci_2_3: INTx is masked with DisINTx (PCI 2.3) and the line may be
+ *	shared; latched at open.
  * @msi_qmax: log2 of the MSI vectors userspace may enable; shown in the
  *	virtual MSI capability.
  * @virq_disabled: userspace set INTx-disable in the virtual command register.
@@ -65,10 +81,22 @@ struct vfio_pci_ng_device {
 	u32 msix_offset;
 	u32 msix_size;
 	bool bar_mmap_ok[VFIO_PCI_NUM_BARS];
+	void __iomem *barmap[VFIO_PCI_NUM_BARS];
+	struct mutex barmap_lock;	/* see above */
+	struct list_head ioeventfds;
+	struct mutex ioeventfds_lock;	/* see above */
+	unsigned int num_ioeventfds;
+	struct inode *map_inode;
 	struct list_head dummy_resources;
 	struct pci_saved_state *saved_state;
 	struct vfio_pci_vconfig *vconfig;
 	int irq_type;
+	struct vfio_pci_irq_ctx *ctx;
+	unsigned int num_ctx;
+	spinlock_t irqlock;		/* see above */
+	struct eventfd_ctx __rcu *err_trigger;
+	struct eventfd_ctx __rcu *req_trigger;
+	bool pci_2_3;
 	u8 msi_qmax;
 	bool virq_disabled;
 	bool reset_works;
@@ -95,10 +123,20 @@ int vfio_pci_set_power_state(struct vfio_pci_ng_device *vpdev,
 int vfio_pci_irq_count(struct vfio_pci_ng_device *vpdev, unsigned int index);
 long vfio_pci_ioctl_get_irq_info(struct vfio_pci_ng_device *vpdev,
 				 struct vfio_irq_info __user *uarg);
+long vfio_pci_ioctl_set_irqs(struct vfio_pci_ng_device *vpdev,
+			     struct vfio_irq_set __user *uarg);
+void vfio_pci_irqs_teardown(struct vfio_pci_ng_device *vpdev);
+void vfio_pci_signal_err(struct vfio_pci_ng_device *vpdev);
+bool vfio_pci_signal_req(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_intx_mask(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_intx_unmask(struct vfio_pci_ng_device *vpdev);
 
 /* vfio_pci_rdwr.c */
+void __iomem *vfio_pci_bar_iomap(struct vfio_pci_ng_device *vpdev, int bar);
+void vfio_pci_bar_iounmap_all(struct vfio_pci_ng_device *vpdev);
+long vfio_pci_ioctl_ioeventfd(struct vfio_pci_ng_device *vpdev,
+			      struct vfio_device_ioeventfd __user *uarg);
+void vfio_pci_ioeventfd_remove_all(struct vfio_pci_ng_device *vpdev);
 ssize_t vfio_pci_read(struct vfio_device *core_vdev, char __user *buf,
 		      size_t count, loff_t *ppos);
 ssize_t vfio_pci_write(struct vfio_device *core_vdev, const char __user *buf,

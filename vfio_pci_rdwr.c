@@ -1,12 +1,259 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * vfio-pci-ng: read/write of BARs, ROM and VGA through the device fd.
+ * vfio-pci-ng: read/write of BARs and the ROM through the device fd.
+ *
+ * Data moves through a kernel bounce buffer: the user buffer is copied in
+ * (or out) with no lock held, and the memory lock is held for reading only
+ * around the MMIO of one chunk.  The user buffer may itself be an mmap of
+ * a BAR of this device, whose fault handler takes the memory lock too: we
+ * must never fault on it while holding the lock.
  */
 
+#include <linux/bitops.h>
+#include <linux/io.h>
+#include <linux/nospec.h>
 #include <linux/pci.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <linux/vfio.h>
 
 #include "vfio_pci_private.h"
+
+/* Largest chunk moved under one hold of the memory lock. */
+#define VFIO_PCI_RW_CHUNK	4096
+
+/**
+ * vfio_pci_bar_iomap() - request and map a BAR on first use
+ * @vpdev: the device
+ * @bar: the BAR index
+ *
+ * Return: the mapping, or an ERR_PTR.
+ */
+void __iomem *vfio_pci_bar_iomap(struct vfio_pci_ng_device *vpdev, int bar)
+{
+	struct pci_dev *pdev = vpdev->pdev;
+	void __iomem *io;
+	int ret;
+
+	io = READ_ONCE(vpdev->barmap[bar]);
+	if (io)
+		return io;
+
+	mutex_lock(&vpdev->barmap_lock);
+	io = vpdev->barmap[bar];
+	if (io)
+		goto out;
+	ret = pci_request_selected_regions(pdev, 1 << bar, "vfio");
+	if (ret) {
+		io = IOMEM_ERR_PTR(ret);
+		goto out;
+	}
+	io = pci_iomap(pdev, bar, 0);
+	if (!io) {
+		pci_release_selected_regions(pdev, 1 << bar);
+		io = IOMEM_ERR_PTR(-ENOMEM);
+		goto out;
+	}
+	WRITE_ONCE(vpdev->barmap[bar], io);
+out:
+	mutex_unlock(&vpdev->barmap_lock);
+	return io;
+}
+
+/**
+ * vfio_pci_bar_iounmap_all() - undo every vfio_pci_bar_iomap() at close
+ * @vpdev: the device
+ */
+void vfio_pci_bar_iounmap_all(struct vfio_pci_ng_device *vpdev)
+{
+	int bar;
+
+	for (bar = 0; bar < VFIO_PCI_NUM_BARS; bar++) {
+		if (!vpdev->barmap[bar])
+			continue;
+		pci_iounmap(vpdev->pdev, vpdev->barmap[bar]);
+		pci_release_selected_regions(vpdev->pdev, 1 << bar);
+		vpdev->barmap[bar] = NULL;
+	}
+}
+
+/* The largest naturally aligned access (at most 4 bytes) at @pos. */
+static size_t vfio_pci_access_size(loff_t pos, size_t left)
+{
+	if (left >= 4 && !(pos & 3))
+		return 4;
+	if (left >= 2 && !(pos & 1))
+		return 2;
+	return 1;
+}
+
+/* One access; @kbuf holds the bytes in the device's (little-endian) order. */
+static void vfio_pci_iowrite(const u8 *kbuf, void __iomem *addr, size_t sz)
+{
+	__le32 v32;
+	__le16 v16;
+
+	if (sz == 4) {
+		memcpy(&v32, kbuf, 4);
+		iowrite32(le32_to_cpu(v32), addr);
+	} else if (sz == 2) {
+		memcpy(&v16, kbuf, 2);
+		iowrite16(le16_to_cpu(v16), addr);
+	} else {
+		iowrite8(*kbuf, addr);
+	}
+}
+
+static void vfio_pci_ioread(u8 *kbuf, void __iomem *addr, size_t sz)
+{
+	__le32 v32;
+	__le16 v16;
+
+	if (sz == 4) {
+		v32 = cpu_to_le32(ioread32(addr));
+		memcpy(kbuf, &v32, 4);
+	} else if (sz == 2) {
+		v16 = cpu_to_le16(ioread16(addr));
+		memcpy(kbuf, &v16, 2);
+	} else {
+		*kbuf = ioread8(addr);
+	}
+}
+
+/*
+ * Move @len bytes between @kbuf and the mapping at @pos.  Accesses are
+ * naturally aligned and at most 32 bits: an 8-byte user access becomes two
+ * 32-bit ones, low dword first, as the in-tree driver does on x86.  Bytes
+ * of the MSI-X table read as 0xff and writes to them are dropped: the
+ * table belongs to the kernel, userspace programs vectors via SET_IRQS.
+ */
+static void vfio_pci_do_io(struct vfio_pci_ng_device *vpdev, int bar,
+			   void __iomem *io, u8 *kbuf, loff_t pos, size_t len,
+			   bool iswrite)
+{
+	loff_t table_start = vpdev->msix_offset;
+	loff_t table_end = table_start + vpdev->msix_size;
+	bool has_table = bar == vpdev->msix_bar;
+
+	while (len) {
+		size_t sz = vfio_pci_access_size(pos, len);
+
+		if (has_table && pos + sz > table_start && pos < table_end) {
+			/* Table entries are 16-byte aligned: no straddling. */
+			if (!iswrite)
+				memset(kbuf, 0xff, sz);
+		} else if (iswrite) {
+			vfio_pci_iowrite(kbuf, io + pos, sz);
+		} else {
+			vfio_pci_ioread(kbuf, io + pos, sz);
+		}
+		kbuf += sz;
+		pos += sz;
+		len -= sz;
+	}
+}
+
+/* Copy the ROM image; bytes past the image up to the BAR size read 0xff. */
+static int vfio_pci_rom_read(struct vfio_pci_ng_device *vpdev, u8 *kbuf,
+			     loff_t pos, size_t len)
+{
+	void __iomem *rom;
+	size_t image;
+	size_t in_image = 0;
+
+	mutex_lock(&vpdev->barmap_lock);
+	rom = pci_map_rom(vpdev->pdev, &image);
+	if (!rom) {
+		mutex_unlock(&vpdev->barmap_lock);
+		return -EIO;
+	}
+	if (pos < image)
+		in_image = min_t(size_t, len, image - pos);
+	/* Never 64-bit accesses to a ROM: some devices answer with errors. */
+	vfio_pci_do_io(vpdev, PCI_ROM_RESOURCE, rom, kbuf, pos, in_image,
+		       false);
+	memset(kbuf + in_image, 0xff, len - in_image);
+	pci_unmap_rom(vpdev->pdev, rom);
+	mutex_unlock(&vpdev->barmap_lock);
+	return 0;
+}
+
+static ssize_t vfio_pci_bar_rw(struct vfio_pci_ng_device *vpdev,
+			       char __user *buf, size_t count, loff_t *ppos,
+			       bool iswrite)
+{
+	int bar = VFIO_PCI_OFFSET_TO_INDEX(*ppos);
+	loff_t pos = *ppos & VFIO_PCI_OFFSET_MASK;
+	struct resource *res = pci_resource_n(vpdev->pdev, bar);
+	bool is_rom = bar == PCI_ROM_RESOURCE;
+	bool is_mem = res->flags & IORESOURCE_MEM;
+	void __iomem *io = NULL;
+	u8 stackbuf[8], *kbuf = stackbuf;
+	size_t chunk, done = 0;
+	resource_size_t end;
+	int ret = 0;
+
+	end = resource_size(res);
+	if (is_rom && !end &&
+	    (res->flags & IORESOURCE_ROM_SHADOW))
+		end = 0x20000;
+	if (!end || pos >= end || (is_rom && iswrite))
+		return -EINVAL;
+	count = min_t(size_t, count, end - pos);
+
+	if (!is_rom) {
+		io = vfio_pci_bar_iomap(vpdev, bar);
+		if (IS_ERR(io))
+			return PTR_ERR(io);
+	}
+
+	chunk = min_t(size_t, count, VFIO_PCI_RW_CHUNK);
+	if (chunk > sizeof(stackbuf)) {
+		kbuf = kmalloc(chunk, GFP_KERNEL);
+		if (!kbuf)
+			return -ENOMEM;
+	}
+
+	while (done < count) {
+		size_t n = min_t(size_t, count - done, chunk);
+
+		if (iswrite && copy_from_user(kbuf, buf + done, n)) {
+			ret = -EFAULT;
+			break;
+		}
+
+		if (is_mem) {
+			down_read(&vpdev->memory_lock);
+			if (!vfio_pci_memory_enabled(vpdev)) {
+				up_read(&vpdev->memory_lock);
+				ret = -EIO;
+				break;
+			}
+		}
+		if (is_rom)
+			ret = vfio_pci_rom_read(vpdev, kbuf, pos + done, n);
+		else
+			vfio_pci_do_io(vpdev, bar, io, kbuf, pos + done, n,
+				       iswrite);
+		if (is_mem)
+			up_read(&vpdev->memory_lock);
+		if (ret)
+			break;
+
+		if (!iswrite && copy_to_user(buf + done, kbuf, n)) {
+			ret = -EFAULT;
+			break;
+		}
+		done += n;
+	}
+
+	if (kbuf != stackbuf)
+		kfree(kbuf);
+	if (!done)
+		return ret;
+	*ppos += done;
+	return done;
+}
 
 static ssize_t vfio_pci_rw(struct vfio_pci_ng_device *vpdev, char __user *buf,
 			   size_t count, loff_t *ppos, bool iswrite)
@@ -14,6 +261,8 @@ static ssize_t vfio_pci_rw(struct vfio_pci_ng_device *vpdev, char __user *buf,
 	unsigned int index = VFIO_PCI_OFFSET_TO_INDEX(*ppos);
 
 	switch (index) {
+	case VFIO_PCI_BAR0_REGION_INDEX ... VFIO_PCI_ROM_REGION_INDEX:
+		return vfio_pci_bar_rw(vpdev, buf, count, ppos, iswrite);
 	case VFIO_PCI_CONFIG_REGION_INDEX:
 		return vfio_pci_config_rw(vpdev, buf, count, ppos, iswrite);
 	default:
@@ -54,4 +303,187 @@ ssize_t vfio_pci_write(struct vfio_device *core_vdev, const char __user *buf,
 		return 0;
 	return vfio_pci_rw(to_vpdev(core_vdev), (char __user *)buf, count, ppos,
 			   true);
+}
+
+/*
+ * ioeventfd: a write of fixed data to a BAR, done by the kernel each time
+ * an eventfd is signalled, so that a VMM's doorbell writes skip userspace.
+ */
+#define VFIO_PCI_IOEVENTFD_MAX	1000
+
+struct vfio_pci_ioeventfd {
+	struct list_head node;
+	struct vfio_pci_ng_device *vpdev;
+	struct virqfd *virqfd;
+	void __iomem *addr;
+	u64 data;
+	loff_t pos;
+	int bar;
+	int count;
+	bool is_mem;
+};
+
+static void vfio_pci_ioeventfd_do_write(struct vfio_pci_ioeventfd *ioeventfd)
+{
+	u8 bytes[8];
+	__le64 v = cpu_to_le64(ioeventfd->data);
+
+	memcpy(bytes, &v, sizeof(bytes));
+	/* 8 bytes go out as two dwords, low first, like read/write does. */
+	if (ioeventfd->count == 8) {
+		vfio_pci_iowrite(bytes, ioeventfd->addr, 4);
+		vfio_pci_iowrite(bytes + 4, ioeventfd->addr + 4, 4);
+	} else {
+		vfio_pci_iowrite(bytes, ioeventfd->addr, ioeventfd->count);
+	}
+}
+
+/*
+ * Runs from the eventfd's wakeup, in atomic context: it may only try the
+ * memory lock.  Returning 1 makes virqfd run the thread handler instead.
+ */
+static int vfio_pci_ioeventfd_handler(void *opaque, void *unused)
+{
+	struct vfio_pci_ioeventfd *ioeventfd = opaque;
+	struct vfio_pci_ng_device *vpdev = ioeventfd->vpdev;
+
+	if (!ioeventfd->is_mem) {
+		vfio_pci_ioeventfd_do_write(ioeventfd);
+		return 0;
+	}
+	if (!down_read_trylock(&vpdev->memory_lock))
+		return 1;
+	if (vfio_pci_memory_enabled(vpdev))
+		vfio_pci_ioeventfd_do_write(ioeventfd);
+	up_read(&vpdev->memory_lock);
+	return 0;
+}
+
+static void vfio_pci_ioeventfd_thread(void *opaque, void *unused)
+{
+	struct vfio_pci_ioeventfd *ioeventfd = opaque;
+	struct vfio_pci_ng_device *vpdev = ioeventfd->vpdev;
+
+	down_read(&vpdev->memory_lock);
+	if (vfio_pci_memory_enabled(vpdev))
+		vfio_pci_ioeventfd_do_write(ioeventfd);
+	up_read(&vpdev->memory_lock);
+}
+
+static void vfio_pci_ioeventfd_free(struct vfio_pci_ioeventfd *ioeventfd)
+{
+	vfio_virqfd_disable(&ioeventfd->virqfd);
+	list_del(&ioeventfd->node);
+	ioeventfd->vpdev->num_ioeventfds--;
+	kfree(ioeventfd);
+}
+
+static int vfio_pci_ioeventfd_add(struct vfio_pci_ng_device *vpdev, int bar,
+				  loff_t pos, int count, u64 data, int fd)
+{
+	struct vfio_pci_ioeventfd *ioeventfd;
+	void __iomem *io;
+	int ret;
+
+	list_for_each_entry(ioeventfd, &vpdev->ioeventfds, node) {
+		if (ioeventfd->bar == bar && ioeventfd->pos == pos &&
+		    ioeventfd->count == count && ioeventfd->data == data) {
+			if (fd != -1)
+				return -EEXIST;
+			vfio_pci_ioeventfd_free(ioeventfd);
+			return 0;
+		}
+	}
+	if (fd == -1)
+		return -ENODEV;
+	if (vpdev->num_ioeventfds >= VFIO_PCI_IOEVENTFD_MAX)
+		return -ENOSPC;
+
+	io = vfio_pci_bar_iomap(vpdev, bar);
+	if (IS_ERR(io))
+		return PTR_ERR(io);
+
+	ioeventfd = kzalloc(sizeof(*ioeventfd), GFP_KERNEL_ACCOUNT);
+	if (!ioeventfd)
+		return -ENOMEM;
+	ioeventfd->vpdev = vpdev;
+	ioeventfd->addr = io + pos;
+	ioeventfd->data = data;
+	ioeventfd->pos = pos;
+	ioeventfd->bar = bar;
+	ioeventfd->count = count;
+	ioeventfd->is_mem = pci_resource_flags(vpdev->pdev, bar) &
+			    IORESOURCE_MEM;
+
+	ret = vfio_virqfd_enable(ioeventfd, vfio_pci_ioeventfd_handler,
+				 vfio_pci_ioeventfd_thread, NULL,
+				 &ioeventfd->virqfd, fd);
+	if (ret) {
+		kfree(ioeventfd);
+		return ret;
+	}
+	list_add(&ioeventfd->node, &vpdev->ioeventfds);
+	vpdev->num_ioeventfds++;
+	return 0;
+}
+
+/**
+ * vfio_pci_ioctl_ioeventfd() - VFIO_DEVICE_IOEVENTFD
+ * @vpdev: the device
+ * @uarg: the user's struct vfio_device_ioeventfd
+ *
+ * Return: 0 or a negative errno.
+ */
+long vfio_pci_ioctl_ioeventfd(struct vfio_pci_ng_device *vpdev,
+			      struct vfio_device_ioeventfd __user *uarg)
+{
+	unsigned long minsz = offsetofend(struct vfio_device_ioeventfd, fd);
+	struct vfio_device_ioeventfd ioeventfd;
+	u64 index, pos, len;
+	int count, ret;
+
+	if (copy_from_user(&ioeventfd, uarg, minsz))
+		return -EFAULT;
+	if (ioeventfd.argsz < minsz)
+		return -EINVAL;
+	if (ioeventfd.flags & ~VFIO_DEVICE_IOEVENTFD_SIZE_MASK)
+		return -EINVAL;
+	count = ioeventfd.flags & VFIO_DEVICE_IOEVENTFD_SIZE_MASK;
+	if (hweight8(count) != 1)
+		return -EINVAL;
+	if (ioeventfd.fd < -1)
+		return -EINVAL;
+
+	index = VFIO_PCI_OFFSET_TO_INDEX(ioeventfd.offset);
+	if (index >= VFIO_PCI_NUM_BARS)
+		return -EINVAL;
+	index = array_index_nospec(index, VFIO_PCI_NUM_BARS);
+	pos = ioeventfd.offset & VFIO_PCI_OFFSET_MASK;
+	len = pci_resource_len(vpdev->pdev, index);
+	if (!len || pos >= len || count > len - pos)
+		return -EINVAL;
+	/* The MSI-X table is the kernel's. */
+	if (index == vpdev->msix_bar && pos + count > vpdev->msix_offset &&
+	    pos < (u64)vpdev->msix_offset + vpdev->msix_size)
+		return -EINVAL;
+
+	mutex_lock(&vpdev->ioeventfds_lock);
+	ret = vfio_pci_ioeventfd_add(vpdev, index, pos, count, ioeventfd.data,
+				     ioeventfd.fd);
+	mutex_unlock(&vpdev->ioeventfds_lock);
+	return ret;
+}
+
+/**
+ * vfio_pci_ioeventfd_remove_all() - drop every ioeventfd at close
+ * @vpdev: the device
+ */
+void vfio_pci_ioeventfd_remove_all(struct vfio_pci_ng_device *vpdev)
+{
+	struct vfio_pci_ioeventfd *ioeventfd, *tmp;
+
+	mutex_lock(&vpdev->ioeventfds_lock);
+	list_for_each_entry_safe(ioeventfd, tmp, &vpdev->ioeventfds, node)
+		vfio_pci_ioeventfd_free(ioeventfd);
+	mutex_unlock(&vpdev->ioeventfds_lock);
 }
