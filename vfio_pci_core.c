@@ -164,6 +164,236 @@ void vfio_pci_memory_unlock_and_restore(struct vfio_pci_ng_device *vpdev,
 	up_write(&vpdev->memory_lock);
 }
 
+/*
+ * User mappings of the BARs.
+ *
+ * Pages are never populated in ->mmap: the first access faults, and the
+ * fault handler inserts the PFNs under the read side of the memory lock,
+ * or raises SIGBUS while memory decode is off or the device is not in D0.
+ * Whoever turns decode off, resets the device or changes its power state
+ * zaps every mapping first (vfio_pci_zap_and_down_write_memory_lock()), so
+ * the next access faults again and sees the new state.
+ *
+ * Zapping goes through an address space that holds every user mapping of
+ * this device's BARs: unmap_mapping_range() on it is safe against
+ * concurrent munmap/exit, which unlink the vma from it before freeing page
+ * tables.  Where the vfio core gives each device fd a private inode, that
+ * inode's mapping is the one.  Where it does not (the core's device fds
+ * all share the anon inode), each mmap gets a small file of ours over a
+ * private per-device inode, swapped into the vma by vma_set_file(); that
+ * file holds a reference to the device fd, so the device stays open while
+ * a mapping exists, exactly as with the device fd itself.
+ */
+#ifndef VFIO_PCI_HAVE_VFIO_DEVICE_INODE
+static struct vfsmount *vfio_pci_mnt;
+
+static int vfio_pci_fs_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, 0x76666e67) ? 0 : -ENOMEM;	/* "vfng" */
+}
+
+static struct file_system_type vfio_pci_fs_type = {
+	.name		= "vfio-pci-ng",
+	.owner		= THIS_MODULE,
+	.init_fs_context = vfio_pci_fs_init_fs_context,
+	.kill_sb	= kill_anon_super,
+};
+
+static int vfio_pci_map_file_release(struct inode *inode, struct file *file)
+{
+	fput(file->private_data);	/* the device fd */
+	return 0;
+}
+
+static const struct file_operations vfio_pci_map_file_fops = {
+	.owner		= THIS_MODULE,
+	.release	= vfio_pci_map_file_release,
+};
+
+static int vfio_pci_mapping_init(struct vfio_pci_ng_device *vpdev)
+{
+	vpdev->map_inode = alloc_anon_inode(vfio_pci_mnt->mnt_sb);
+	if (IS_ERR(vpdev->map_inode)) {
+		int ret = PTR_ERR(vpdev->map_inode);
+
+		vpdev->map_inode = NULL;
+		return ret;
+	}
+	return 0;
+}
+
+static void vfio_pci_mapping_exit(struct vfio_pci_ng_device *vpdev)
+{
+	iput(vpdev->map_inode);
+}
+
+static struct address_space *vfio_pci_mapping(struct vfio_pci_ng_device *vpdev)
+{
+	return vpdev->map_inode->i_mapping;
+}
+
+static int vfio_pci_mapping_attach(struct vfio_pci_ng_device *vpdev,
+				   struct vm_area_struct *vma)
+{
+	struct file *file;
+
+	ihold(vpdev->map_inode);
+	file = alloc_file_pseudo(vpdev->map_inode, vfio_pci_mnt, "vfio-pci-bar",
+				 O_RDWR, &vfio_pci_map_file_fops);
+	if (IS_ERR(file)) {
+		iput(vpdev->map_inode);
+		return PTR_ERR(file);
+	}
+	file->private_data = get_file(vma->vm_file);
+	vma_set_file(vma, file);
+	fput(file);	/* the vma holds its own reference now */
+	return 0;
+}
+
+static int __init vfio_pci_mapping_fs_init(void)
+{
+	vfio_pci_mnt = kern_mount(&vfio_pci_fs_type);
+	return PTR_ERR_OR_ZERO(vfio_pci_mnt);
+}
+
+static void vfio_pci_mapping_fs_exit(void)
+{
+	kern_unmount(vfio_pci_mnt);
+}
+#else
+static int vfio_pci_mapping_init(struct vfio_pci_ng_device *vpdev)
+{
+	return 0;
+}
+
+static void vfio_pci_mapping_exit(struct vfio_pci_ng_device *vpdev)
+{
+}
+
+static struct address_space *vfio_pci_mapping(struct vfio_pci_ng_device *vpdev)
+{
+	return vpdev->vdev.inode->i_mapping;
+}
+
+static int vfio_pci_mapping_attach(struct vfio_pci_ng_device *vpdev,
+				   struct vm_area_struct *vma)
+{
+	return 0;	/* the device fd's f_mapping is already per device */
+}
+
+static int __init vfio_pci_mapping_fs_init(void)
+{
+	return 0;
+}
+
+static void vfio_pci_mapping_fs_exit(void)
+{
+}
+#endif
+
+static void vfio_pci_zap_bars(struct vfio_pci_ng_device *vpdev)
+{
+	unmap_mapping_range(vfio_pci_mapping(vpdev), 0,
+			    VFIO_PCI_INDEX_TO_OFFSET(VFIO_PCI_ROM_REGION_INDEX),
+			    true);
+}
+
+/**
+ * vfio_pci_zap_and_down_write_memory_lock() - take the memory lock for
+ *	write after removing every user mapping of the BARs
+ * @vpdev: the device
+ *
+ * Used before memory decode goes off, the power state leaves D0 or the
+ * device is reset; faults wait on the lock and find the new state.
+ */
+void vfio_pci_zap_and_down_write_memory_lock(struct vfio_pci_ng_device *vpdev)
+{
+	down_write(&vpdev->memory_lock);
+	vfio_pci_zap_bars(vpdev);
+}
+
+static vm_fault_t vfio_pci_mmap_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct vfio_pci_ng_device *vpdev = vma->vm_private_data;
+	unsigned int bar = vma->vm_pgoff >>
+			   (VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT);
+	unsigned long bar_pgoff = vma->vm_pgoff &
+				  (VFIO_PCI_OFFSET_MASK >> PAGE_SHIFT);
+	unsigned long base_pfn, addr;
+	vm_fault_t ret;
+
+	base_pfn = (pci_resource_start(vpdev->pdev, bar) >> PAGE_SHIFT) +
+		   bar_pgoff - (vma->vm_start >> PAGE_SHIFT);
+
+	down_read(&vpdev->memory_lock);
+	if (!vfio_pci_memory_enabled(vpdev)) {
+		ret = VM_FAULT_SIGBUS;
+		goto out;
+	}
+
+	/*
+	 * Map the faulting page, then the rest of the vma: a BAR is mapped
+	 * to be used, and one fault per vma is much cheaper than one per
+	 * page.  Pages already present are left alone.
+	 */
+	ret = vmf_insert_pfn(vma, vmf->address,
+			     base_pfn + (vmf->address >> PAGE_SHIFT));
+	if (ret != VM_FAULT_NOPAGE)
+		goto out;
+	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
+		if (addr == (vmf->address & PAGE_MASK))
+			continue;
+		if (vmf_insert_pfn(vma, addr, base_pfn + (addr >> PAGE_SHIFT)) !=
+		    VM_FAULT_NOPAGE)
+			break;
+	}
+out:
+	up_read(&vpdev->memory_lock);
+	return ret;
+}
+
+static const struct vm_operations_struct vfio_pci_mmap_ops = {
+	.fault = vfio_pci_mmap_fault,
+};
+
+static int vfio_pci_mmap(struct vfio_device *core_vdev,
+			 struct vm_area_struct *vma)
+{
+	struct vfio_pci_ng_device *vpdev = to_vpdev(core_vdev);
+	unsigned long index, pgoff, req_len, bar_len;
+	void __iomem *io;
+
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	index = vma->vm_pgoff >> (VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT);
+	if (index >= VFIO_PCI_NUM_BARS)
+		return -EINVAL;
+	index = array_index_nospec(index, VFIO_PCI_NUM_BARS);
+	if (!vpdev->bar_mmap_ok[index])
+		return -EINVAL;
+
+	/* Sub-page BARs are mapped as a whole page; we own the rest of it. */
+	bar_len = PAGE_ALIGN(pci_resource_len(vpdev->pdev, index));
+	pgoff = vma->vm_pgoff & (VFIO_PCI_OFFSET_MASK >> PAGE_SHIFT);
+	req_len = vma->vm_end - vma->vm_start;
+	if (pgoff >= bar_len >> PAGE_SHIFT ||
+	    req_len > bar_len - (pgoff << PAGE_SHIFT))
+		return -EINVAL;
+
+	/* Claim the BAR for us, as read/write would. */
+	io = vfio_pci_bar_iomap(vpdev, index);
+	if (IS_ERR(io))
+		return PTR_ERR(io);
+
+	vma->vm_private_data = vpdev;
+	vma->vm_page_prot = pgprot_decrypted(pgprot_noncached(vma->vm_page_prot));
+	vfio_pci_compat_vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND |
+				     VM_DONTDUMP);
+	vma->vm_ops = &vfio_pci_mmap_ops;
+	return vfio_pci_mapping_attach(vpdev, vma);
+}
+
 /**
  * vfio_pci_set_power_state() - change the power state on behalf of userspace
  * @vpdev: the device
@@ -181,6 +411,319 @@ int vfio_pci_set_power_state(struct vfio_pci_ng_device *vpdev,
 	up_write(&vpdev->memory_lock);
 	return ret;
 }
+
+/*
+ * Hot reset: a slot or bus reset of every function the reset reaches.
+ *
+ * Those functions must all be members of this device's dev_set (reset
+ * scope), hence bound to us, and the user proves ownership of each with a
+ * group fd.
+ */
+struct vfio_pci_reset_walk {
+	struct pci_dev *pdev;
+	bool slot;
+	int (*fn)(struct pci_dev *pdev, struct vfio_pci_reset_walk *walk);
+	struct vfio_device_set *dev_set;
+	struct vfio_pci_dependent_device *devices;
+	unsigned int count;
+	unsigned int max;
+	int ret;
+};
+
+/* Does a slot reset cover this device, or must the whole bus go? */
+static bool vfio_pci_use_slot_reset(struct pci_dev *pdev)
+{
+	return pdev->slot && !pci_probe_reset_slot(pdev->slot);
+}
+
+static int vfio_pci_reset_walk_one(struct pci_dev *pdev, void *data)
+{
+	struct vfio_pci_reset_walk *walk = data;
+
+	if (walk->slot) {
+		/* Keep the functions of the slot and what hangs below them. */
+		struct pci_dev *top = pdev;
+
+		while (top && top->bus != walk->pdev->bus)
+			top = pci_upstream_bridge(top);
+		if (!top || top->slot != walk->pdev->slot)
+			return 0;
+	}
+	walk->ret = walk->fn(pdev, walk);
+	return walk->ret;
+}
+
+/*
+ * Call walk->fn for every function a reset of walk->pdev's slot or bus
+ * reaches: the functions of the slot or bus and everything below them.
+ * Stops at, and returns, the first non-zero result.
+ */
+static int vfio_pci_reset_walk(struct vfio_pci_reset_walk *walk)
+{
+	walk->ret = 0;
+	pci_walk_bus(walk->pdev->bus, vfio_pci_reset_walk_one, walk);
+	return walk->ret;
+}
+
+static int vfio_pci_walk_count(struct pci_dev *pdev,
+			       struct vfio_pci_reset_walk *walk)
+{
+	walk->count++;
+	return 0;
+}
+
+static unsigned int vfio_pci_reset_count(struct pci_dev *pdev, bool slot)
+{
+	struct vfio_pci_reset_walk walk = {
+		.pdev = pdev, .slot = slot, .fn = vfio_pci_walk_count,
+	};
+
+	vfio_pci_reset_walk(&walk);
+	return walk.count;
+}
+
+static int vfio_pci_walk_in_set(struct pci_dev *pdev,
+				struct vfio_pci_reset_walk *walk)
+{
+	struct vfio_device *cur;
+
+	list_for_each_entry(cur, &walk->dev_set->device_list, dev_set_list)
+		if (cur->dev == &pdev->dev)
+			return 0;
+	return -EINVAL;
+}
+
+/*
+ * Can the dev_set be reset as a whole?  Only if every function the reset
+ * reaches is a member: never reset a device somebody else drives.
+ */
+static bool vfio_pci_devset_resettable(struct vfio_device_set *dev_set,
+				       struct pci_dev *pdev, bool slot)
+{
+	struct vfio_pci_reset_walk walk = {
+		.pdev = pdev, .slot = slot, .fn = vfio_pci_walk_in_set,
+		.dev_set = dev_set,
+	};
+
+	lockdep_assert_held(&dev_set->lock);
+	return !vfio_pci_reset_walk(&walk);
+}
+
+static int vfio_pci_walk_fill(struct pci_dev *pdev,
+			      struct vfio_pci_reset_walk *walk)
+{
+	struct vfio_pci_dependent_device *dep;
+	struct iommu_group *group;
+
+	if (walk->count >= walk->max)
+		return -EAGAIN;	/* a device appeared since we counted */
+
+	group = iommu_group_get(&pdev->dev);
+	if (!group)
+		return -EPERM;	/* not isolated: nobody can own it */
+
+	dep = &walk->devices[walk->count++];
+	dep->group_id = iommu_group_id(group);
+	dep->segment = pci_domain_nr(pdev->bus);
+	dep->bus = pdev->bus->number;
+	dep->devfn = pdev->devfn;
+	iommu_group_put(group);
+	return 0;
+}
+
+static long
+vfio_pci_ioctl_get_hot_reset_info(struct vfio_pci_ng_device *vpdev,
+				  struct vfio_pci_hot_reset_info __user *uarg)
+{
+	unsigned long minsz = offsetofend(struct vfio_pci_hot_reset_info, count);
+	struct vfio_pci_reset_walk walk = { .pdev = vpdev->pdev };
+	struct vfio_pci_hot_reset_info hdr;
+	unsigned int count;
+	int ret;
+
+	if (copy_from_user(&hdr, uarg, minsz))
+		return -EFAULT;
+	if (hdr.argsz < minsz)
+		return -EINVAL;
+	hdr.flags = 0;
+
+	walk.slot = vfio_pci_use_slot_reset(vpdev->pdev);
+	if (!walk.slot && pci_probe_reset_bus(vpdev->pdev->bus))
+		return -ENODEV;
+
+	count = vfio_pci_reset_count(vpdev->pdev, walk.slot);
+	if (hdr.argsz < sizeof(hdr) + count * sizeof(*walk.devices)) {
+		/* Tell the user how many entries to make room for. */
+		hdr.count = count;
+		return copy_to_user(uarg, &hdr, minsz) ? -EFAULT : -ENOSPC;
+	}
+
+	walk.devices = kcalloc(count, sizeof(*walk.devices), GFP_KERNEL);
+	if (!walk.devices)
+		return -ENOMEM;
+	walk.max = count;
+	walk.fn = vfio_pci_walk_fill;
+	ret = vfio_pci_reset_walk(&walk);
+	if (!ret) {
+		hdr.count = walk.count;
+		if (copy_to_user(uarg->devices, walk.devices,
+				 walk.count * sizeof(*walk.devices)) ||
+		    copy_to_user(uarg, &hdr, minsz))
+			ret = -EFAULT;
+	}
+	kfree(walk.devices);
+	return ret;
+}
+
+/* Is every member of the dev_set in one of the user's groups? */
+static bool vfio_pci_devset_owned(struct vfio_device_set *dev_set,
+				  struct file **files, unsigned int nfiles)
+{
+	struct vfio_device *cur;
+	unsigned int i;
+
+	list_for_each_entry(cur, &dev_set->device_list, dev_set_list) {
+		for (i = 0; i < nfiles; i++)
+			if (vfio_file_has_dev(files[i], cur))
+				break;
+		if (i == nfiles)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Reset the dev_set with the caller's proof of ownership.  Every member's
+ * memory lock is taken for write and its mappings zapped; the locks are
+ * only tried, since another thread may hold one while it waits for the
+ * dev_set lock we hold: contention fails the reset with -EBUSY.
+ */
+static int vfio_pci_devset_hot_reset(struct vfio_pci_ng_device *vpdev,
+				     bool slot, struct file **files,
+				     unsigned int nfiles)
+{
+	struct vfio_device_set *dev_set = vpdev->vdev.dev_set;
+	struct vfio_device *it, *failed = NULL;
+	int ret = 0;
+
+	mutex_lock(&dev_set->lock);
+	if (!vfio_pci_devset_resettable(dev_set, vpdev->pdev, slot) ||
+	    !vfio_pci_devset_owned(dev_set, files, nfiles)) {
+		ret = -EINVAL;
+		goto out;
+	}
+
+	list_for_each_entry(it, &dev_set->device_list, dev_set_list) {
+		if (!down_write_trylock(&to_vpdev(it)->memory_lock)) {
+			failed = it;
+			ret = -EBUSY;
+			break;
+		}
+		vfio_pci_zap_bars(to_vpdev(it));
+	}
+
+	if (!ret) {
+		list_for_each_entry(it, &dev_set->device_list, dev_set_list)
+			pci_set_power_state(to_vpdev(it)->pdev, PCI_D0);
+		ret = pci_reset_bus(vpdev->pdev);
+	}
+
+	/* Unlock the members locked above, up to the one that failed. */
+	list_for_each_entry(it, &dev_set->device_list, dev_set_list) {
+		if (it == failed)
+			break;
+		up_write(&to_vpdev(it)->memory_lock);
+	}
+out:
+	mutex_unlock(&dev_set->lock);
+	return ret;
+}
+
+static long vfio_pci_ioctl_hot_reset(struct vfio_pci_ng_device *vpdev,
+				     struct vfio_pci_hot_reset __user *uarg)
+{
+	unsigned long minsz = offsetofend(struct vfio_pci_hot_reset, count);
+	struct vfio_pci_hot_reset hdr;
+	struct file **files;
+	unsigned int i;
+	s32 *fds;
+	bool slot;
+	int ret;
+
+	if (copy_from_user(&hdr, uarg, minsz))
+		return -EFAULT;
+	if (hdr.argsz < minsz || hdr.flags)
+		return -EINVAL;
+
+	slot = vfio_pci_use_slot_reset(vpdev->pdev);
+	if (!slot && pci_probe_reset_bus(vpdev->pdev->bus))
+		return -ENODEV;
+
+	/* At least one group fd, never more than there are devices. */
+	if (!hdr.count || hdr.count > vfio_pci_reset_count(vpdev->pdev, slot))
+		return -EINVAL;
+	if (hdr.argsz - minsz < hdr.count * sizeof(*fds))
+		return -EINVAL;
+
+	fds = memdup_user(uarg->group_fds, hdr.count * sizeof(*fds));
+	if (IS_ERR(fds))
+		return PTR_ERR(fds);
+	files = kcalloc(hdr.count, sizeof(*files), GFP_KERNEL);
+	if (!files) {
+		kfree(fds);
+		return -ENOMEM;
+	}
+
+	for (i = 0; i < hdr.count; i++) {
+		files[i] = fget(fds[i]);
+		if (!files[i]) {
+			ret = -EBADF;
+			goto out;
+		}
+		if (!vfio_file_is_group(files[i])) {
+			ret = -EINVAL;
+			goto out;
+		}
+	}
+
+	ret = vfio_pci_devset_hot_reset(vpdev, slot, files, hdr.count);
+out:
+	for (i = 0; i < hdr.count && files[i]; i++)
+		fput(files[i]);
+	kfree(files);
+	kfree(fds);
+	return ret;
+}
+
+/*
+ * At the last close of a dev_set member: if members could not be reset on
+ * their own and none is open any more, reset the whole set by slot or bus.
+ * Called with the dev_set lock held, the closing device still counted.
+ */
+static void vfio_pci_devset_try_reset(struct vfio_pci_ng_device *vpdev)
+{
+	struct vfio_device_set *dev_set = vpdev->vdev.dev_set;
+	struct pci_dev *pdev = vpdev->pdev;
+	struct vfio_device *it;
+	bool needed = false, slot;
+
+	if (!vpdev->set_key || vfio_device_set_open_count(dev_set) > 1)
+		return;
+	list_for_each_entry(it, &dev_set->device_list, dev_set_list)
+		needed |= to_vpdev(it)->needs_reset;
+	if (!needed)
+		return;
+
+	slot = vfio_pci_use_slot_reset(pdev);
+	if (!slot && pci_probe_reset_bus(pdev->bus))
+		return;
+	if (!vfio_pci_devset_resettable(dev_set, pdev, slot) ||
+	    pci_reset_bus(pdev))
+		return;
+	list_for_each_entry(it, &dev_set->device_list, dev_set_list)
+		to_vpdev(it)->needs_reset = false;
+}
+
 
 /*
  * Open and close.  The vfio core calls these for the first open and the
@@ -234,6 +777,7 @@ static void vfio_pci_reset_at_close(struct vfio_pci_ng_device *vpdev)
 	struct pci_dev *pdev = vpdev->pdev;
 	struct pci_dev *bridge = pci_upstream_bridge(pdev);
 
+	vpdev->needs_reset = true;
 	if (!vpdev->reset_works)
 		return;
 
@@ -246,8 +790,8 @@ static void vfio_pci_reset_at_close(struct vfio_pci_ng_device *vpdev)
 	if (bridge && !pci_dev_trylock(bridge))
 		return;
 	if (pci_dev_trylock(pdev)) {
-		if (__pci_reset_function_locked(pdev))
-			pci_dbg(pdev, "function reset at close failed\n");
+		if (!__pci_reset_function_locked(pdev))
+			vpdev->needs_reset = false;
 		pci_dev_unlock(pdev);
 	}
 	if (bridge)
@@ -288,7 +832,10 @@ static int vfio_pci_open_device(struct vfio_device *core_vdev)
 
 static void vfio_pci_close_device(struct vfio_device *core_vdev)
 {
-	vfio_pci_disable(to_vpdev(core_vdev));
+	struct vfio_pci_ng_device *vpdev = to_vpdev(core_vdev);
+
+	vfio_pci_disable(vpdev);
+	vfio_pci_devset_try_reset(vpdev);
 }
 
 /*
@@ -465,6 +1012,10 @@ static long vfio_pci_ioctl(struct vfio_device *core_vdev, unsigned int cmd,
 		return vfio_pci_ioctl_get_irq_info(vpdev, uarg);
 	case VFIO_DEVICE_RESET:
 		return vfio_pci_ioctl_reset(vpdev);
+	case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO:
+		return vfio_pci_ioctl_get_hot_reset_info(vpdev, uarg);
+	case VFIO_DEVICE_PCI_HOT_RESET:
+		return vfio_pci_ioctl_hot_reset(vpdev, uarg);
 	case VFIO_DEVICE_SET_IRQS:
 		return vfio_pci_ioctl_set_irqs(vpdev, uarg);
 	case VFIO_DEVICE_IOEVENTFD:
@@ -472,231 +1023,6 @@ static long vfio_pci_ioctl(struct vfio_device *core_vdev, unsigned int cmd,
 	default:
 		return -ENOTTY;
 	}
-}
-
-/*
- * User mappings of the BARs.
- *
- * Pages are never populated in ->mmap: the first access faults, and the
- * fault handler inserts the PFNs under the read side of the memory lock,
- * or raises SIGBUS while memory decode is off or the device is not in D0.
- * Whoever turns decode off, resets the device or changes its power state
- * zaps every mapping first (vfio_pci_zap_and_down_write_memory_lock()), so
- * the next access faults again and sees the new state.
- *
- * Zapping goes through an address space that holds every user mapping of
- * this device's BARs: unmap_mapping_range() on it is safe against
- * concurrent munmap/exit, which unlink the vma from it before freeing page
- * tables.  Where the vfio core gives each device fd a private inode, that
- * inode's mapping is the one.  Where it does not (the core's device fds
- * all share the anon inode), each mmap gets a small file of ours over a
- * private per-device inode, swapped into the vma by vma_set_file(); that
- * file holds a reference to the device fd, so the device stays open while
- * a mapping exists, exactly as with the device fd itself.
- */
-#ifndef VFIO_PCI_HAVE_VFIO_DEVICE_INODE
-static struct vfsmount *vfio_pci_mnt;
-
-static int vfio_pci_fs_init_fs_context(struct fs_context *fc)
-{
-	return init_pseudo(fc, 0x76666e67) ? 0 : -ENOMEM;	/* "vfng" */
-}
-
-static struct file_system_type vfio_pci_fs_type = {
-	.name		= "vfio-pci-ng",
-	.owner		= THIS_MODULE,
-	.init_fs_context = vfio_pci_fs_init_fs_context,
-	.kill_sb	= kill_anon_super,
-};
-
-static int vfio_pci_map_file_release(struct inode *inode, struct file *file)
-{
-	fput(file->private_data);	/* the device fd */
-	return 0;
-}
-
-static const struct file_operations vfio_pci_map_file_fops = {
-	.owner		= THIS_MODULE,
-	.release	= vfio_pci_map_file_release,
-};
-
-static int vfio_pci_mapping_init(struct vfio_pci_ng_device *vpdev)
-{
-	vpdev->map_inode = alloc_anon_inode(vfio_pci_mnt->mnt_sb);
-	if (IS_ERR(vpdev->map_inode)) {
-		int ret = PTR_ERR(vpdev->map_inode);
-
-		vpdev->map_inode = NULL;
-		return ret;
-	}
-	return 0;
-}
-
-static void vfio_pci_mapping_exit(struct vfio_pci_ng_device *vpdev)
-{
-	iput(vpdev->map_inode);
-}
-
-static struct address_space *vfio_pci_mapping(struct vfio_pci_ng_device *vpdev)
-{
-	return vpdev->map_inode->i_mapping;
-}
-
-static int vfio_pci_mapping_attach(struct vfio_pci_ng_device *vpdev,
-				   struct vm_area_struct *vma)
-{
-	struct file *file;
-
-	ihold(vpdev->map_inode);
-	file = alloc_file_pseudo(vpdev->map_inode, vfio_pci_mnt, "vfio-pci-bar",
-				 O_RDWR, &vfio_pci_map_file_fops);
-	if (IS_ERR(file)) {
-		iput(vpdev->map_inode);
-		return PTR_ERR(file);
-	}
-	file->private_data = get_file(vma->vm_file);
-	vma_set_file(vma, file);
-	fput(file);	/* the vma holds its own reference now */
-	return 0;
-}
-
-static int __init vfio_pci_mapping_fs_init(void)
-{
-	vfio_pci_mnt = kern_mount(&vfio_pci_fs_type);
-	return PTR_ERR_OR_ZERO(vfio_pci_mnt);
-}
-
-static void vfio_pci_mapping_fs_exit(void)
-{
-	kern_unmount(vfio_pci_mnt);
-}
-#else
-static int vfio_pci_mapping_init(struct vfio_pci_ng_device *vpdev)
-{
-	return 0;
-}
-
-static void vfio_pci_mapping_exit(struct vfio_pci_ng_device *vpdev)
-{
-}
-
-static struct address_space *vfio_pci_mapping(struct vfio_pci_ng_device *vpdev)
-{
-	return vpdev->vdev.inode->i_mapping;
-}
-
-static int vfio_pci_mapping_attach(struct vfio_pci_ng_device *vpdev,
-				   struct vm_area_struct *vma)
-{
-	return 0;	/* the device fd's f_mapping is already per device */
-}
-
-static int __init vfio_pci_mapping_fs_init(void)
-{
-	return 0;
-}
-
-static void vfio_pci_mapping_fs_exit(void)
-{
-}
-#endif
-
-/**
- * vfio_pci_zap_and_down_write_memory_lock() - take the memory lock for
- *	write after removing every user mapping of the BARs
- * @vpdev: the device
- *
- * Used before memory decode goes off, the power state leaves D0 or the
- * device is reset; faults wait on the lock and find the new state.
- */
-void vfio_pci_zap_and_down_write_memory_lock(struct vfio_pci_ng_device *vpdev)
-{
-	down_write(&vpdev->memory_lock);
-	unmap_mapping_range(vfio_pci_mapping(vpdev), 0,
-			    VFIO_PCI_INDEX_TO_OFFSET(VFIO_PCI_ROM_REGION_INDEX),
-			    true);
-}
-
-static vm_fault_t vfio_pci_mmap_fault(struct vm_fault *vmf)
-{
-	struct vm_area_struct *vma = vmf->vma;
-	struct vfio_pci_ng_device *vpdev = vma->vm_private_data;
-	unsigned int bar = vma->vm_pgoff >>
-			   (VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT);
-	unsigned long bar_pgoff = vma->vm_pgoff &
-				  (VFIO_PCI_OFFSET_MASK >> PAGE_SHIFT);
-	unsigned long base_pfn, addr;
-	vm_fault_t ret;
-
-	base_pfn = (pci_resource_start(vpdev->pdev, bar) >> PAGE_SHIFT) +
-		   bar_pgoff - (vma->vm_start >> PAGE_SHIFT);
-
-	down_read(&vpdev->memory_lock);
-	if (!vfio_pci_memory_enabled(vpdev)) {
-		ret = VM_FAULT_SIGBUS;
-		goto out;
-	}
-
-	/*
-	 * Map the faulting page, then the rest of the vma: a BAR is mapped
-	 * to be used, and one fault per vma is much cheaper than one per
-	 * page.  Pages already present are left alone.
-	 */
-	ret = vmf_insert_pfn(vma, vmf->address,
-			     base_pfn + (vmf->address >> PAGE_SHIFT));
-	if (ret != VM_FAULT_NOPAGE)
-		goto out;
-	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
-		if (addr == (vmf->address & PAGE_MASK))
-			continue;
-		if (vmf_insert_pfn(vma, addr, base_pfn + (addr >> PAGE_SHIFT)) !=
-		    VM_FAULT_NOPAGE)
-			break;
-	}
-out:
-	up_read(&vpdev->memory_lock);
-	return ret;
-}
-
-static const struct vm_operations_struct vfio_pci_mmap_ops = {
-	.fault = vfio_pci_mmap_fault,
-};
-
-static int vfio_pci_mmap(struct vfio_device *core_vdev,
-			 struct vm_area_struct *vma)
-{
-	struct vfio_pci_ng_device *vpdev = to_vpdev(core_vdev);
-	unsigned long index, pgoff, req_len, bar_len;
-	void __iomem *io;
-
-	if (!(vma->vm_flags & VM_SHARED))
-		return -EINVAL;
-	index = vma->vm_pgoff >> (VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT);
-	if (index >= VFIO_PCI_NUM_BARS)
-		return -EINVAL;
-	index = array_index_nospec(index, VFIO_PCI_NUM_BARS);
-	if (!vpdev->bar_mmap_ok[index])
-		return -EINVAL;
-
-	/* Sub-page BARs are mapped as a whole page; we own the rest of it. */
-	bar_len = PAGE_ALIGN(pci_resource_len(vpdev->pdev, index));
-	pgoff = vma->vm_pgoff & (VFIO_PCI_OFFSET_MASK >> PAGE_SHIFT);
-	req_len = vma->vm_end - vma->vm_start;
-	if (pgoff >= bar_len >> PAGE_SHIFT ||
-	    req_len > bar_len - (pgoff << PAGE_SHIFT))
-		return -EINVAL;
-
-	/* Claim the BAR for us, as read/write would. */
-	io = vfio_pci_bar_iomap(vpdev, index);
-	if (IS_ERR(io))
-		return PTR_ERR(io);
-
-	vma->vm_private_data = vpdev;
-	vma->vm_page_prot = pgprot_decrypted(pgprot_noncached(vma->vm_page_prot));
-	vfio_pci_compat_vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND |
-				     VM_DONTDUMP);
-	vma->vm_ops = &vfio_pci_mmap_ops;
-	return vfio_pci_mapping_attach(vpdev, vma);
 }
 
 /*

@@ -65,6 +65,8 @@ struct vfio_pci_vconfig;
  *	virtual MSI capability.
  * @virq_disabled: userspace set INTx-disable in the virtual command register.
  * @reset_works: a function reset succeeded at open.
+ * @needs_reset: the last close could not reset the function; a bus reset
+ *	of the dev_set will, once no member is open.
  * @nointx: INTx is unusable (no pin, or not connected).
  * @pcie: the function has a PCI Express capability.
  *
@@ -100,6 +102,7 @@ struct vfio_pci_ng_device {
 	u8 msi_qmax;
 	bool virq_disabled;
 	bool reset_works;
+	bool needs_reset;
 	bool nointx;
 	bool pcie;
 };
