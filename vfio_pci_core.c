@@ -724,7 +724,6 @@ static void vfio_pci_devset_try_reset(struct vfio_pci_ng_device *vpdev)
 		to_vpdev(it)->needs_reset = false;
 }
 
-
 /*
  * Open and close.  The vfio core calls these for the first open and the
  * last close of the device, under the dev_set lock.

@@ -628,6 +628,25 @@ static int vfio_pci_set_msi_trigger(struct vfio_pci_ng_device *vpdev,
 /*
  * Error and request signals
  */
+static void vfio_pci_replace_trigger(struct vfio_pci_ng_device *vpdev,
+				     struct eventfd_ctx __rcu **slot,
+				     struct eventfd_ctx *new)
+{
+	struct eventfd_ctx *old;
+
+	old = rcu_replace_pointer(*slot, new, lockdep_is_held(&vpdev->igate));
+	if (old) {
+		/* Signallers run under rcu_read_lock() only. */
+		synchronize_rcu();
+		eventfd_ctx_put(old);
+	}
+}
+
+/*
+ * ERR and REQ: one eventfd each.  DATA_NONE with count 1 and DATA_BOOL
+ * true signal it (loopback), DATA_NONE with count 0 removes it, and an
+ * eventfd sets it or, with fd -1, removes it.
+ */
 static int vfio_pci_set_single_trigger(struct vfio_pci_ng_device *vpdev,
 				       struct eventfd_ctx __rcu **slot,
 				       unsigned int count, u32 flags,
@@ -641,34 +660,31 @@ static int vfio_pci_set_single_trigger(struct vfio_pci_ng_device *vpdev,
 	if (flags & VFIO_IRQ_SET_DATA_NONE) {
 		if (!cur)
 			return -EINVAL;
-		if (count) {
+		if (count)
 			vfio_pci_compat_eventfd_signal(cur);
-			return 0;
-		}
-	} else if (flags & VFIO_IRQ_SET_DATA_BOOL) {
-		if (!count)
-			return -EINVAL;
+		else
+			vfio_pci_replace_trigger(vpdev, slot, NULL);
+		return 0;
+	}
+
+	if (!count)
+		return -EINVAL;
+
+	if (flags & VFIO_IRQ_SET_DATA_BOOL) {
 		if (*(u8 *)data && cur)
 			vfio_pci_compat_eventfd_signal(cur);
 		return 0;
-	} else {
-		if (!count)
-			return -EINVAL;
-		fd = *(s32 *)data;
-		if (fd < -1)
-			return -EINVAL;
-		if (fd >= 0) {
-			new = eventfd_ctx_fdget(fd);
-			if (IS_ERR(new))
-				return PTR_ERR(new);
-		}
 	}
 
-	rcu_assign_pointer(*slot, new);
-	if (cur) {
-		synchronize_rcu();
-		eventfd_ctx_put(cur);
+	fd = *(s32 *)data;
+	if (fd < -1)
+		return -EINVAL;
+	if (fd >= 0) {
+		new = eventfd_ctx_fdget(fd);
+		if (IS_ERR(new))
+			return PTR_ERR(new);
 	}
+	vfio_pci_replace_trigger(vpdev, slot, new);
 	return 0;
 }
 
@@ -800,8 +816,6 @@ long vfio_pci_ioctl_set_irqs(struct vfio_pci_ng_device *vpdev,
  */
 void vfio_pci_irqs_teardown(struct vfio_pci_ng_device *vpdev)
 {
-	struct eventfd_ctx *trigger;
-
 	mutex_lock(&vpdev->igate);
 	if (vfio_pci_irq_is(vpdev, VFIO_PCI_INTX_IRQ_INDEX))
 		vfio_pci_intx_disable(vpdev);
@@ -810,18 +824,8 @@ void vfio_pci_irqs_teardown(struct vfio_pci_ng_device *vpdev)
 	else if (vfio_pci_irq_is(vpdev, VFIO_PCI_MSIX_IRQ_INDEX))
 		vfio_pci_msi_disable(vpdev, true);
 
-	trigger = rcu_replace_pointer(vpdev->err_trigger, NULL,
-				      lockdep_is_held(&vpdev->igate));
-	if (trigger) {
-		synchronize_rcu();
-		eventfd_ctx_put(trigger);
-	}
-	trigger = rcu_replace_pointer(vpdev->req_trigger, NULL,
-				      lockdep_is_held(&vpdev->igate));
-	if (trigger) {
-		synchronize_rcu();
-		eventfd_ctx_put(trigger);
-	}
+	vfio_pci_replace_trigger(vpdev, &vpdev->err_trigger, NULL);
+	vfio_pci_replace_trigger(vpdev, &vpdev->req_trigger, NULL);
 	mutex_unlock(&vpdev->igate);
 }
 
