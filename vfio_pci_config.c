@@ -948,21 +948,33 @@ void vfio_pci_perm_bits_exit(void)
 /*
  * Capability lengths.  A length of 0 hides the capability: unknown ones,
  * ones userspace has no business with, and ones whose length cannot be
- * determined.  Positive errno-style values are never returned; read errors
- * are negative.
+ * determined.  Read errors are returned as negative errnos.
+ *
+ * The init-time readers below read registers beyond the config space as 0:
+ * a capability near the end may have its length fields there, and a length
+ * computed from zeros is either 0 or runs past the end, which hides it.
  */
 static int vfio_pci_read8(struct pci_dev *pdev, unsigned int pos, u8 *val)
 {
+	*val = 0;
+	if (pos + 1 > pdev->cfg_size)
+		return 0;
 	return pcibios_err_to_errno(pci_read_config_byte(pdev, pos, val));
 }
 
 static int vfio_pci_read16(struct pci_dev *pdev, unsigned int pos, u16 *val)
 {
+	*val = 0;
+	if (pos + 2 > pdev->cfg_size)
+		return 0;
 	return pcibios_err_to_errno(pci_read_config_word(pdev, pos, val));
 }
 
 static int vfio_pci_read32(struct pci_dev *pdev, unsigned int pos, u32 *val)
 {
+	*val = 0;
+	if (pos + 4 > pdev->cfg_size)
+		return 0;
 	return pcibios_err_to_errno(pci_read_config_dword(pdev, pos, val));
 }
 
@@ -1315,13 +1327,17 @@ static int vfio_pci_std_caps_init(struct vfio_pci_ng_device *vpdev)
 		len = vfio_pci_std_cap_len(pdev, id, pos, &perm);
 		if (len < 0)
 			return len;
+		/*
+		 * Hidden, not truncated: the hooks access registers at fixed
+		 * offsets of their capability.
+		 */
+		if (pos + len > PCI_CFG_SPACE_SIZE) {
+			pci_warn(pdev, "cap %#x@%#x runs past the standard config space, hiding it\n",
+				 id, pos);
+			len = 0;
+		}
 		ret = 0;
 		if (len) {
-			if (pos + len > PCI_CFG_SPACE_SIZE) {
-				pci_warn(pdev, "cap %#x@%#x runs past the standard config space, truncated\n",
-					 id, pos);
-				len = PCI_CFG_SPACE_SIZE - pos;
-			}
 			ret = vfio_pci_add_cap(vpdev, id, false, pos, len,
 					       perm);
 			if (ret < 0)
@@ -1406,15 +1422,16 @@ static int vfio_pci_ext_caps_init(struct vfio_pci_ng_device *vpdev)
 		len = vfio_pci_ext_cap_len(pdev, id, pos, &perm);
 		if (len < 0)
 			return len;
+		/* At least the header, which must stay virtual. */
+		if (len)
+			len = max_t(int, len, PCI_CAP_SIZEOF);
+		if (pos + len > pdev->cfg_size) {
+			pci_warn(pdev, "ext cap %#x@%#x runs past config space, hiding it\n",
+				 id, pos);
+			len = 0;
+		}
 		ret = 0;
 		if (len) {
-			/* At least the header, which must stay virtual. */
-			len = max_t(int, len, PCI_CAP_SIZEOF);
-			if (pos + len > pdev->cfg_size) {
-				pci_warn(pdev, "ext cap %#x@%#x runs past config space, truncated\n",
-					 id, pos);
-				len = pdev->cfg_size - pos;
-			}
 			ret = vfio_pci_add_cap(vpdev, id, true, pos, len, perm);
 			if (ret < 0)
 				return ret;

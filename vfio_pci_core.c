@@ -16,6 +16,7 @@
 #include <linux/pseudo_fs.h>
 #include <linux/nospec.h>
 #include <linux/pci.h>
+#include <linux/pm_runtime.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
@@ -31,6 +32,10 @@ MODULE_PARM_DESC(ids, "Initial PCI IDs to add to the vfio-pci driver, format is 
 static bool nointxmask;
 module_param_named(nointxmask, nointxmask, bool, 0444);
 MODULE_PARM_DESC(nointxmask, "Disable support for PCI 2.3 style INTx masking.  If this resolves problems for specific devices, report lspci -vvvxxx to linux-pci@vger.kernel.org so the device can be fixed automatically via the broken_intx_masking flag.");
+
+static bool disable_idle_d3;
+module_param(disable_idle_d3, bool, 0444);
+MODULE_PARM_DESC(disable_idle_d3, "Disable using the PCI D3 low power state for idle, unused devices (latched per device when it is bound)");
 
 static bool disable_denylist;
 module_param(disable_denylist, bool, 0444);
@@ -327,7 +332,7 @@ static vm_fault_t vfio_pci_mmap_fault(struct vm_fault *vmf)
 		   bar_pgoff - (vma->vm_start >> PAGE_SHIFT);
 
 	down_read(&vpdev->memory_lock);
-	if (!vfio_pci_memory_enabled(vpdev)) {
+	if (vpdev->pm_runtime_engaged || !vfio_pci_memory_enabled(vpdev)) {
 		ret = VM_FAULT_SIGBUS;
 		goto out;
 	}
@@ -394,10 +399,64 @@ static int vfio_pci_mmap(struct vfio_device *core_vdev,
 	return vfio_pci_mapping_attach(vpdev, vma);
 }
 
+/*
+ * Power management.
+ *
+ * An unused device sleeps (runtime PM: D3hot, or D3cold where the platform
+ * allows) unless disable_idle_d3 was set when it was bound; open wakes it.
+ * An open device sleeps only when userspace asks for it with the
+ * LOW_POWER_ENTRY features; its mappings then fault with SIGBUS.
+ */
+
+/*
+ * Change the power state with the memory lock held for write.  A device
+ * without No_Soft_Reset loses its config state in D3hot: save it on the
+ * way down and bring it back on the way up.
+ */
+static int __vfio_pci_set_power_state(struct vfio_pci_ng_device *vpdev,
+				      pci_power_t state)
+{
+	struct pci_dev *pdev = vpdev->pdev;
+	bool soft_reset = false, down, up;
+	u16 pmcsr;
+	int ret;
+
+	lockdep_assert_held_write(&vpdev->memory_lock);
+
+	/* A PF must stay in D0 while it has VFs. */
+	if (vpdev->sriov_active && state != PCI_D0)
+		return -EBUSY;
+
+	if (pdev->pm_cap) {
+		pci_read_config_word(pdev, pdev->pm_cap + PCI_PM_CTRL, &pmcsr);
+		soft_reset = !(pmcsr & PCI_PM_CTRL_NO_SOFT_RESET);
+	}
+	down = (__force int)state >= (__force int)PCI_D3hot &&
+	       (__force int)pdev->current_state < (__force int)PCI_D3hot;
+	up = state == PCI_D0 &&
+	     (__force int)pdev->current_state >= (__force int)PCI_D3hot;
+
+	if (soft_reset && down) {
+		kfree(vpdev->pm_save);
+		pci_save_state(pdev);
+		vpdev->pm_save = pci_store_saved_state(pdev);
+	}
+
+	ret = pci_set_power_state(pdev, state);
+
+	if (!ret && up && vpdev->pm_save) {
+		pci_load_and_free_saved_state(pdev, &vpdev->pm_save);
+		pci_restore_state(pdev);
+	}
+	return ret;
+}
+
 /**
  * vfio_pci_set_power_state() - change the power state on behalf of userspace
  * @vpdev: the device
  * @state: the new state (PCI_D0 .. PCI_D3hot)
+ *
+ * Mappings are zapped first: they fault again, or SIGBUS, in the new state.
  *
  * Return: 0 or a negative errno.
  */
@@ -407,9 +466,146 @@ int vfio_pci_set_power_state(struct vfio_pci_ng_device *vpdev,
 	int ret;
 
 	vfio_pci_zap_and_down_write_memory_lock(vpdev);
-	ret = pci_set_power_state(vpdev->pdev, state);
+	ret = __vfio_pci_set_power_state(vpdev, state);
 	up_write(&vpdev->memory_lock);
 	return ret;
+}
+
+/* Leave a low power state entered by the feature; memory lock held. */
+static void __vfio_pci_low_power_exit(struct vfio_pci_ng_device *vpdev)
+{
+	if (!vpdev->pm_runtime_engaged)
+		return;
+	vpdev->pm_runtime_engaged = false;
+	/* Take back the reference the entry gave up. */
+	pm_runtime_get_noresume(&vpdev->pdev->dev);
+	if (vpdev->pm_wake_trigger) {
+		eventfd_ctx_put(vpdev->pm_wake_trigger);
+		vpdev->pm_wake_trigger = NULL;
+	}
+}
+
+static void vfio_pci_low_power_exit(struct vfio_pci_ng_device *vpdev)
+{
+	down_write(&vpdev->memory_lock);
+	__vfio_pci_low_power_exit(vpdev);
+	up_write(&vpdev->memory_lock);
+}
+
+static int vfio_pci_low_power_entry(struct vfio_pci_ng_device *vpdev,
+				    struct eventfd_ctx *wake)
+{
+	vfio_pci_zap_and_down_write_memory_lock(vpdev);
+	if (vpdev->pm_runtime_engaged) {
+		up_write(&vpdev->memory_lock);
+		return -EINVAL;
+	}
+	vpdev->pm_runtime_engaged = true;
+	vpdev->pm_wake_trigger = wake;
+	/*
+	 * Give up the reference open took: the device suspends once the vfio
+	 * core drops the one it holds around this ioctl.
+	 */
+	pm_runtime_put_noidle(&vpdev->pdev->dev);
+	up_write(&vpdev->memory_lock);
+	return 0;
+}
+
+static int vfio_pci_feature_low_power(struct vfio_pci_ng_device *vpdev,
+				      u32 feature, u32 flags,
+				      void __user *arg, size_t argsz)
+{
+	struct vfio_device_low_power_entry_with_wakeup entry;
+	struct eventfd_ctx *wake;
+	size_t minsz = 0;
+	int ret;
+
+	if (feature == VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP)
+		minsz = sizeof(entry);
+	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_SET, minsz);
+	if (ret != 1)
+		return ret;
+
+	switch (feature) {
+	case VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY:
+		return vfio_pci_low_power_entry(vpdev, NULL);
+	case VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP:
+		if (copy_from_user(&entry, arg, sizeof(entry)))
+			return -EFAULT;
+		if (entry.wakeup_eventfd < 0)
+			return -EINVAL;
+		wake = eventfd_ctx_fdget(entry.wakeup_eventfd);
+		if (IS_ERR(wake))
+			return PTR_ERR(wake);
+		ret = vfio_pci_low_power_entry(vpdev, wake);
+		if (ret)
+			eventfd_ctx_put(wake);
+		return ret;
+	default:	/* VFIO_DEVICE_FEATURE_LOW_POWER_EXIT */
+		vfio_pci_low_power_exit(vpdev);
+		return 0;
+	}
+}
+
+static int vfio_pci_runtime_suspend(struct device *dev)
+{
+	struct vfio_pci_ng_device *vpdev = dev_get_drvdata(dev);
+
+	/*
+	 * Let the PCI core take the device down from D0, so that a device
+	 * the user put in D3hot through its PM capability is saved and
+	 * restored like any other.
+	 */
+	down_write(&vpdev->memory_lock);
+	__vfio_pci_set_power_state(vpdev, PCI_D0);
+	up_write(&vpdev->memory_lock);
+
+	/* No INTx from a sleeping device: mask it, unless the user did. */
+	vpdev->pm_intx_masked = vfio_pci_intx_mask(vpdev);
+	return 0;
+}
+
+static int vfio_pci_runtime_resume(struct device *dev)
+{
+	struct vfio_pci_ng_device *vpdev = dev_get_drvdata(dev);
+
+	/* Any wakeup ends a low power state entered with a wake eventfd. */
+	down_write(&vpdev->memory_lock);
+	if (vpdev->pm_wake_trigger) {
+		vfio_pci_compat_eventfd_signal(vpdev->pm_wake_trigger);
+		__vfio_pci_low_power_exit(vpdev);
+	}
+	up_write(&vpdev->memory_lock);
+
+	if (vpdev->pm_intx_masked)
+		vfio_pci_intx_unmask(vpdev);
+	vpdev->pm_intx_masked = false;
+	return 0;
+}
+
+static const struct dev_pm_ops vfio_pci_pm_ops = {
+	SET_RUNTIME_PM_OPS(vfio_pci_runtime_suspend, vfio_pci_runtime_resume,
+			   NULL)
+};
+
+/* At probe: allow runtime PM and, unless told not to, let the device sleep. */
+static void vfio_pci_pm_init(struct vfio_pci_ng_device *vpdev)
+{
+	struct device *dev = &vpdev->pdev->dev;
+
+	pm_runtime_allow(dev);
+	if (vpdev->idle_d3)
+		pm_runtime_put(dev);
+}
+
+/* At remove: undo vfio_pci_pm_init(); leaves the device awake. */
+static void vfio_pci_pm_exit(struct vfio_pci_ng_device *vpdev)
+{
+	struct device *dev = &vpdev->pdev->dev;
+
+	if (vpdev->idle_d3)
+		pm_runtime_get_noresume(dev);
+	pm_runtime_forbid(dev);
 }
 
 /*
@@ -733,9 +929,13 @@ static int vfio_pci_enable(struct vfio_pci_ng_device *vpdev)
 	struct pci_dev *pdev = vpdev->pdev;
 	int ret;
 
-	ret = pci_enable_device(pdev);
+	ret = pm_runtime_resume_and_get(&pdev->dev);
 	if (ret)
 		return ret;
+
+	ret = pci_enable_device(pdev);
+	if (ret)
+		goto err_pm;
 
 	/*
 	 * Start from a clean device.  -EAGAIN means somebody holds the device
@@ -768,6 +968,8 @@ err_free_state:
 	vpdev->saved_state = NULL;
 err_disable:
 	pci_disable_device(pdev);
+err_pm:
+	pm_runtime_put(&pdev->dev);
 	return ret;
 }
 
@@ -801,6 +1003,14 @@ static void vfio_pci_disable(struct vfio_pci_ng_device *vpdev)
 {
 	struct pci_dev *pdev = vpdev->pdev;
 
+	/*
+	 * The user may have left the device in a low power state, through the
+	 * feature or the PM capability: the reset below wants it in D0.
+	 */
+	vfio_pci_low_power_exit(vpdev);
+	pm_runtime_resume(&pdev->dev);
+	vfio_pci_set_power_state(vpdev, PCI_D0);
+
 	/* Stop interrupts and DMA before anything else. */
 	vfio_pci_irqs_teardown(vpdev);
 	pci_clear_master(pdev);
@@ -822,6 +1032,9 @@ static void vfio_pci_disable(struct vfio_pci_ng_device *vpdev)
 	vfio_pci_reset_at_close(vpdev);
 	pci_restore_state(pdev);
 	pci_disable_device(pdev);
+	kfree(vpdev->pm_save);
+	vpdev->pm_save = NULL;
+	pm_runtime_put(&pdev->dev);
 }
 
 static int vfio_pci_open_device(struct vfio_device *core_vdev)
@@ -1152,6 +1365,23 @@ static void vfio_pci_release_dev(struct vfio_device *core_vdev)
 	vfio_pci_compat_free_device(core_vdev);
 }
 
+static int vfio_pci_device_feature(struct vfio_device *core_vdev, u32 flags,
+				   void __user *arg, size_t argsz)
+{
+	struct vfio_pci_ng_device *vpdev = to_vpdev(core_vdev);
+	u32 feature = flags & VFIO_DEVICE_FEATURE_MASK;
+
+	switch (feature) {
+	case VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY:
+	case VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP:
+	case VFIO_DEVICE_FEATURE_LOW_POWER_EXIT:
+		return vfio_pci_feature_low_power(vpdev, feature, flags, arg,
+						  argsz);
+	default:
+		return -ENOTTY;
+	}
+}
+
 /*
  * An unbind or hot-unplug waits in vfio_unregister_group_dev() until the
  * user closes the device, calling this every few seconds meanwhile.
@@ -1181,6 +1411,7 @@ static const struct vfio_device_ops vfio_pci_ops = {
 	.write		= vfio_pci_write,
 	.mmap		= vfio_pci_mmap,
 	.request	= vfio_pci_request,
+	.device_feature	= vfio_pci_device_feature,
 	VFIO_PCI_COMPAT_IOMMUFD_OPS
 };
 
@@ -1214,11 +1445,16 @@ static int vfio_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		goto err_put;
 
+	vpdev->idle_d3 = !disable_idle_d3;
+	vfio_pci_pm_init(vpdev);
+
 	ret = vfio_register_group_dev(&vpdev->vdev);
 	if (ret)
-		goto err_put;
+		goto err_pm;
 	return 0;
 
+err_pm:
+	vfio_pci_pm_exit(vpdev);
 err_put:
 	dev_set_drvdata(&pdev->dev, NULL);
 	vfio_put_device(&vpdev->vdev);
@@ -1231,6 +1467,7 @@ static void vfio_pci_remove(struct pci_dev *pdev)
 
 	/* Waits, signalling the user, until every fd of the device is closed. */
 	vfio_unregister_group_dev(&vpdev->vdev);
+	vfio_pci_pm_exit(vpdev);
 	dev_set_drvdata(&pdev->dev, NULL);
 	vfio_put_device(&vpdev->vdev);
 }
@@ -1265,6 +1502,7 @@ static struct pci_driver vfio_pci_driver = {
 	.probe			= vfio_pci_probe,
 	.remove			= vfio_pci_remove,
 	.err_handler		= &vfio_pci_err_handlers,
+	.driver.pm		= &vfio_pci_pm_ops,
 	.driver_managed_dma	= true,
 };
 

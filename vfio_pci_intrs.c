@@ -96,10 +96,12 @@ static irqreturn_t vfio_pci_intx_handler(int irq, void *dev_id)
 	return ret;
 }
 
-static void __vfio_pci_intx_mask(struct vfio_pci_ng_device *vpdev)
+/* Returns true if this call masked the line. */
+static bool __vfio_pci_intx_mask(struct vfio_pci_ng_device *vpdev)
 {
 	struct vfio_pci_irq_ctx *ctx = &vpdev->ctx[0];
 	unsigned long flags;
+	bool masked = false;
 
 	spin_lock_irqsave(&vpdev->irqlock, flags);
 	if (!ctx->masked) {
@@ -108,8 +110,10 @@ static void __vfio_pci_intx_mask(struct vfio_pci_ng_device *vpdev)
 		else
 			disable_irq_nosync(vpdev->pdev->irq);
 		ctx->masked = true;
+		masked = true;
 	}
 	spin_unlock_irqrestore(&vpdev->irqlock, flags);
+	return masked;
 }
 
 /*
@@ -149,16 +153,24 @@ static int vfio_pci_intx_unmask_handler(void *opaque, void *unused)
 }
 
 /**
- * vfio_pci_intx_mask() - mask INTx because userspace set INTx-disable in
- *	the virtual command register
+ * vfio_pci_intx_mask() - mask INTx on behalf of userspace (INTx-disable in
+ *	the virtual command register) or of runtime suspend
  * @vpdev: the device
+ *
+ * Return: true if INTx is in use and this call masked it.
  */
-void vfio_pci_intx_mask(struct vfio_pci_ng_device *vpdev)
+bool vfio_pci_intx_mask(struct vfio_pci_ng_device *vpdev)
 {
+	bool masked = false;
+
 	mutex_lock(&vpdev->igate);
 	if (vfio_pci_irq_is(vpdev, VFIO_PCI_INTX_IRQ_INDEX))
-		__vfio_pci_intx_mask(vpdev);
+		masked = __vfio_pci_intx_mask(vpdev);
+	else if (vfio_pci_irq_none(vpdev) && vpdev->pci_2_3)
+		/* Nothing delivered: let the physical bit follow the virtual. */
+		pci_intx(vpdev->pdev, 0);
 	mutex_unlock(&vpdev->igate);
+	return masked;
 }
 
 /**
@@ -168,9 +180,12 @@ void vfio_pci_intx_mask(struct vfio_pci_ng_device *vpdev)
 void vfio_pci_intx_unmask(struct vfio_pci_ng_device *vpdev)
 {
 	mutex_lock(&vpdev->igate);
-	if (vfio_pci_irq_is(vpdev, VFIO_PCI_INTX_IRQ_INDEX) &&
-	    __vfio_pci_intx_unmask(vpdev) > 0)
-		vfio_pci_intx_signal(vpdev);
+	if (vfio_pci_irq_is(vpdev, VFIO_PCI_INTX_IRQ_INDEX)) {
+		if (__vfio_pci_intx_unmask(vpdev) > 0)
+			vfio_pci_intx_signal(vpdev);
+	} else if (vfio_pci_irq_none(vpdev) && vpdev->pci_2_3) {
+		pci_intx(vpdev->pdev, 1);
+	}
 	mutex_unlock(&vpdev->igate);
 }
 

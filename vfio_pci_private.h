@@ -64,6 +64,14 @@ struct vfio_pci_vconfig;
  * @msi_qmax: log2 of the MSI vectors userspace may enable; shown in the
  *	virtual MSI capability.
  * @virq_disabled: userspace set INTx-disable in the virtual command register.
+ * @pm_save: config state saved before D3hot for a device without
+ *	No_Soft_Reset, restored on the way back to D0.
+ * @pm_wake_trigger: eventfd signalled when a low power state entered with
+ *	wakeup ends.
+ * @idle_d3: the device may sleep while unused (!disable_idle_d3 at probe).
+ * @pm_runtime_engaged: userspace put the open device in low power.
+ * @pm_intx_masked: runtime suspend masked INTx; resume unmasks it.
+ * @sriov_active: the PF has VFs: it must stay in D0.
  * @reset_works: a function reset succeeded at open.
  * @needs_reset: the last close could not reset the function; a bus reset
  *	of the dev_set will, once no member is open.
@@ -101,6 +109,12 @@ struct vfio_pci_ng_device {
 	bool pci_2_3;
 	u8 msi_qmax;
 	bool virq_disabled;
+	struct pci_saved_state *pm_save;
+	struct eventfd_ctx *pm_wake_trigger;
+	bool idle_d3;
+	bool pm_runtime_engaged;
+	bool pm_intx_masked;
+	bool sriov_active;
 	bool reset_works;
 	bool needs_reset;
 	bool nointx;
@@ -131,7 +145,7 @@ long vfio_pci_ioctl_set_irqs(struct vfio_pci_ng_device *vpdev,
 void vfio_pci_irqs_teardown(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_signal_err(struct vfio_pci_ng_device *vpdev);
 bool vfio_pci_signal_req(struct vfio_pci_ng_device *vpdev);
-void vfio_pci_intx_mask(struct vfio_pci_ng_device *vpdev);
+bool vfio_pci_intx_mask(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_intx_unmask(struct vfio_pci_ng_device *vpdev);
 
 /* vfio_pci_rdwr.c */

@@ -13,6 +13,7 @@
 #include <linux/io.h>
 #include <linux/nospec.h>
 #include <linux/pci.h>
+#include <linux/pm_runtime.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
@@ -77,9 +78,14 @@ void vfio_pci_bar_iounmap_all(struct vfio_pci_ng_device *vpdev)
 	}
 }
 
-/* The largest naturally aligned access (at most 4 bytes) at @pos. */
-static size_t vfio_pci_access_size(loff_t pos, size_t left)
+/*
+ * The largest naturally aligned access at @pos: up to 8 bytes on memory
+ * BARs, 4 on I/O BARs and the ROM.
+ */
+static size_t vfio_pci_access_size(loff_t pos, size_t left, bool qword)
 {
+	if (qword && left >= 8 && !(pos & 7))
+		return 8;
 	if (left >= 4 && !(pos & 3))
 		return 4;
 	if (left >= 2 && !(pos & 1))
@@ -90,10 +96,14 @@ static size_t vfio_pci_access_size(loff_t pos, size_t left)
 /* One access; @kbuf holds the bytes in the device's (little-endian) order. */
 static void vfio_pci_iowrite(const u8 *kbuf, void __iomem *addr, size_t sz)
 {
+	__le64 v64;
 	__le32 v32;
 	__le16 v16;
 
-	if (sz == 4) {
+	if (sz == 8) {
+		memcpy(&v64, kbuf, 8);
+		writeq(le64_to_cpu(v64), addr);
+	} else if (sz == 4) {
 		memcpy(&v32, kbuf, 4);
 		iowrite32(le32_to_cpu(v32), addr);
 	} else if (sz == 2) {
@@ -106,10 +116,14 @@ static void vfio_pci_iowrite(const u8 *kbuf, void __iomem *addr, size_t sz)
 
 static void vfio_pci_ioread(u8 *kbuf, void __iomem *addr, size_t sz)
 {
+	__le64 v64;
 	__le32 v32;
 	__le16 v16;
 
-	if (sz == 4) {
+	if (sz == 8) {
+		v64 = cpu_to_le64(readq(addr));
+		memcpy(kbuf, &v64, 8);
+	} else if (sz == 4) {
 		v32 = cpu_to_le32(ioread32(addr));
 		memcpy(kbuf, &v32, 4);
 	} else if (sz == 2) {
@@ -121,22 +135,23 @@ static void vfio_pci_ioread(u8 *kbuf, void __iomem *addr, size_t sz)
 }
 
 /*
- * Move @len bytes between @kbuf and the mapping at @pos.  Accesses are
- * naturally aligned and at most 32 bits: an 8-byte user access becomes two
- * 32-bit ones, low dword first, as the in-tree driver does on x86.  Bytes
- * of the MSI-X table read as 0xff and writes to them are dropped: the
- * table belongs to the kernel, userspace programs vectors via SET_IRQS.
+ * Move @len bytes between @kbuf and the mapping at @pos in naturally
+ * aligned accesses: 64-bit ones on memory BARs (@qword, as the in-tree
+ * driver since 6.12 does, on every kernel we support), at most 32-bit on
+ * I/O BARs and the ROM.  Bytes of the MSI-X table read as 0xff and writes
+ * to them are dropped: the table belongs to the kernel, userspace programs
+ * vectors with SET_IRQS.
  */
 static void vfio_pci_do_io(struct vfio_pci_ng_device *vpdev, int bar,
 			   void __iomem *io, u8 *kbuf, loff_t pos, size_t len,
-			   bool iswrite)
+			   bool iswrite, bool qword)
 {
 	loff_t table_start = vpdev->msix_offset;
 	loff_t table_end = table_start + vpdev->msix_size;
 	bool has_table = bar == vpdev->msix_bar;
 
 	while (len) {
-		size_t sz = vfio_pci_access_size(pos, len);
+		size_t sz = vfio_pci_access_size(pos, len, qword);
 
 		if (has_table && pos + sz > table_start && pos < table_end) {
 			/* Table entries are 16-byte aligned: no straddling. */
@@ -171,7 +186,7 @@ static int vfio_pci_rom_read(struct vfio_pci_ng_device *vpdev, u8 *kbuf,
 		in_image = min_t(size_t, len, image - pos);
 	/* Never 64-bit accesses to a ROM: some devices answer with errors. */
 	vfio_pci_do_io(vpdev, PCI_ROM_RESOURCE, rom, kbuf, pos, in_image,
-		       false);
+		       false, false);
 	memset(kbuf + in_image, 0xff, len - in_image);
 	pci_unmap_rom(vpdev->pdev, rom);
 	mutex_unlock(&vpdev->barmap_lock);
@@ -234,7 +249,7 @@ static ssize_t vfio_pci_bar_rw(struct vfio_pci_ng_device *vpdev,
 			ret = vfio_pci_rom_read(vpdev, kbuf, pos + done, n);
 		else
 			vfio_pci_do_io(vpdev, bar, io, kbuf, pos + done, n,
-				       iswrite);
+				       iswrite, is_mem);
 		if (is_mem)
 			up_read(&vpdev->memory_lock);
 		if (ret)
@@ -259,15 +274,26 @@ static ssize_t vfio_pci_rw(struct vfio_pci_ng_device *vpdev, char __user *buf,
 			   size_t count, loff_t *ppos, bool iswrite)
 {
 	unsigned int index = VFIO_PCI_OFFSET_TO_INDEX(*ppos);
+	struct device *dev = &vpdev->pdev->dev;
+	ssize_t ret;
+
+	/* The vfio core wakes the device for ioctls only; do it here too. */
+	if (pm_runtime_resume_and_get(dev))
+		return -EIO;
 
 	switch (index) {
 	case VFIO_PCI_BAR0_REGION_INDEX ... VFIO_PCI_ROM_REGION_INDEX:
-		return vfio_pci_bar_rw(vpdev, buf, count, ppos, iswrite);
+		ret = vfio_pci_bar_rw(vpdev, buf, count, ppos, iswrite);
+		break;
 	case VFIO_PCI_CONFIG_REGION_INDEX:
-		return vfio_pci_config_rw(vpdev, buf, count, ppos, iswrite);
+		ret = vfio_pci_config_rw(vpdev, buf, count, ppos, iswrite);
+		break;
 	default:
-		return -EINVAL;
+		ret = -EINVAL;
 	}
+
+	pm_runtime_put(dev);
+	return ret;
 }
 
 /**
@@ -329,13 +355,7 @@ static void vfio_pci_ioeventfd_do_write(struct vfio_pci_ioeventfd *ioeventfd)
 	__le64 v = cpu_to_le64(ioeventfd->data);
 
 	memcpy(bytes, &v, sizeof(bytes));
-	/* 8 bytes go out as two dwords, low first, like read/write does. */
-	if (ioeventfd->count == 8) {
-		vfio_pci_iowrite(bytes, ioeventfd->addr, 4);
-		vfio_pci_iowrite(bytes + 4, ioeventfd->addr + 4, 4);
-	} else {
-		vfio_pci_iowrite(bytes, ioeventfd->addr, ioeventfd->count);
-	}
+	vfio_pci_iowrite(bytes, ioeventfd->addr, ioeventfd->count);
 }
 
 /*
@@ -461,6 +481,10 @@ long vfio_pci_ioctl_ioeventfd(struct vfio_pci_ng_device *vpdev,
 	pos = ioeventfd.offset & VFIO_PCI_OFFSET_MASK;
 	len = pci_resource_len(vpdev->pdev, index);
 	if (!len || pos >= len || count > len - pos)
+		return -EINVAL;
+	/* I/O space has no 64-bit accesses. */
+	if (count == 8 &&
+	    !(pci_resource_flags(vpdev->pdev, index) & IORESOURCE_MEM))
 		return -EINVAL;
 	/* The MSI-X table is the kernel's. */
 	if (index == vpdev->msix_bar && pos + count > vpdev->msix_offset &&
