@@ -60,6 +60,18 @@ static inline int vfio_pci_compat_msix_alloc_irq_at(struct pci_dev *pdev,
 #endif
 }
 
+/* Debian 6.12.94+ keeps driver_override in struct device. */
+static inline int vfio_pci_compat_set_driver_override(struct pci_dev *pdev,
+						      const char *name)
+{
+#ifdef VFIO_PCI_HAVE_DEVICE_SET_DRIVER_OVERRIDE
+	return device_set_driver_override(&pdev->dev, name);
+#else
+	return driver_set_override(&pdev->dev, &pdev->driver_override, name,
+				   strlen(name));
+#endif
+}
+
 /* Since 6.3 vma flags change through wrappers only. */
 static inline void vfio_pci_compat_vm_flags_set(struct vm_area_struct *vma,
 						vm_flags_t flags)

@@ -19,6 +19,7 @@
 #include <linux/pm_runtime.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/uuid.h>
 #include <linux/vfio.h>
 
 #include "vfio_pci_private.h"
@@ -36,6 +37,10 @@ MODULE_PARM_DESC(nointxmask, "Disable support for PCI 2.3 style INTx masking.  I
 static bool disable_idle_d3;
 module_param(disable_idle_d3, bool, 0444);
 MODULE_PARM_DESC(disable_idle_d3, "Disable using the PCI D3 low power state for idle, unused devices (latched per device when it is bound)");
+
+static bool enable_sriov;
+module_param(enable_sriov, bool, 0644);
+MODULE_PARM_DESC(enable_sriov, "Enable support for SR-IOV configuration.  Enabling SR-IOV on a PF typically requires support of the userspace PF driver, enabling VFs without such support may result in non-functional VFs or PF.");
 
 static bool disable_denylist;
 module_param(disable_denylist, bool, 0444);
@@ -921,6 +926,254 @@ static void vfio_pci_devset_try_reset(struct vfio_pci_ng_device *vpdev)
 }
 
 /*
+ * SR-IOV.
+ *
+ * A PF bound to us may create VFs (sriov_numvfs) when enable_sriov is set;
+ * new VFs are captured for vfio-pci through driver_override.  The user of
+ * the PF, who controls the VFs' behaviour, and the users of its VFs share
+ * a secret, the VF token: a VF of our PF opens only with the right token,
+ * and the PF needs it too while any of its VFs is open.
+ */
+
+/**
+ * struct vfio_pci_vf_token - the secret shared by a PF and its VFs' users
+ * @lock: protects @uuid and @users.
+ * @uuid: the token, random at probe, set by the PF's user.
+ * @users: VFs of the PF open through vfio-pci.
+ */
+struct vfio_pci_vf_token {
+	struct mutex lock;	/* see above */
+	uuid_t uuid;
+	int users;
+};
+
+static int vfio_pci_vf_token_alloc(struct vfio_pci_ng_device *vpdev)
+{
+	if (!vpdev->pdev->is_physfn)
+		return 0;
+	vpdev->vf_token = kzalloc(sizeof(*vpdev->vf_token), GFP_KERNEL);
+	if (!vpdev->vf_token)
+		return -ENOMEM;
+	mutex_init(&vpdev->vf_token->lock);
+	uuid_gen(&vpdev->vf_token->uuid);
+	return 0;
+}
+
+static void vfio_pci_vf_token_free(struct vfio_pci_ng_device *vpdev)
+{
+	if (!vpdev->vf_token)
+		return;
+	if (vpdev->vf_token->users)
+		pci_warn(vpdev->pdev, "PF released with %d VF users\n",
+			 vpdev->vf_token->users);
+	mutex_destroy(&vpdev->vf_token->lock);
+	kfree(vpdev->vf_token);
+	vpdev->vf_token = NULL;
+}
+
+/* VF open/close: count users of the PF's token. */
+static void vfio_pci_vf_token_use(struct vfio_pci_ng_device *vpdev, int delta)
+{
+	struct vfio_pci_vf_token *token;
+
+	if (!vpdev->sriov_pf)
+		return;
+	token = vpdev->sriov_pf->vf_token;
+	mutex_lock(&token->lock);
+	token->users += delta;
+	mutex_unlock(&token->lock);
+}
+
+/*
+ * Check the token given at open (@uuid, or NULL for none) against the
+ * rules above.  The PF's user sets the token by giving one while no VF is
+ * open.
+ */
+static int vfio_pci_check_vf_token(struct vfio_pci_ng_device *vpdev,
+				   const uuid_t *uuid)
+{
+	struct pci_dev *pdev = vpdev->pdev;
+	struct vfio_pci_vf_token *token;
+	int ret = 0;
+
+	if (pdev->is_virtfn) {
+		if (!vpdev->sriov_pf) {
+			if (!uuid)
+				return 0;	/* the PF is not ours: no token */
+			pci_info_ratelimited(pdev, "VF token given but the PF is not bound to vfio-pci\n");
+			return -EINVAL;
+		}
+		token = vpdev->sriov_pf->vf_token;
+		if (!uuid) {
+			pci_info_ratelimited(pdev, "VF token required to access device\n");
+			return -EACCES;
+		}
+		mutex_lock(&token->lock);
+		if (!uuid_equal(uuid, &token->uuid)) {
+			pci_info_ratelimited(pdev, "Incorrect VF token provided for device\n");
+			ret = -EACCES;
+		}
+		mutex_unlock(&token->lock);
+		return ret;
+	}
+
+	token = vpdev->vf_token;
+	if (!token) {
+		if (!uuid)
+			return 0;
+		pci_info_ratelimited(pdev, "VF token given but the device is neither a PF nor a VF\n");
+		return -EINVAL;
+	}
+
+	mutex_lock(&token->lock);
+	if (token->users) {
+		if (!uuid) {
+			pci_info_ratelimited(pdev, "VF token required to access device\n");
+			ret = -EACCES;
+		} else if (!uuid_equal(uuid, &token->uuid)) {
+			pci_info_ratelimited(pdev, "Incorrect VF token provided for device\n");
+			ret = -EACCES;
+		}
+	} else if (uuid) {
+		uuid_copy(&token->uuid, uuid);
+	}
+	mutex_unlock(&token->lock);
+	return ret;
+}
+
+#define VF_TOKEN_OPT	"vf_token="
+
+/*
+ * The device name userspace gives to VFIO_GROUP_GET_DEVICE_FD: our PCI
+ * name, optionally followed by " vf_token=<uuid>".
+ *
+ * Return: 1 for a match, 0 for another device, or a negative errno.
+ */
+static int vfio_pci_match(struct vfio_device *core_vdev, char *buf)
+{
+	struct vfio_pci_ng_device *vpdev = to_vpdev(core_vdev);
+	const char *name = pci_name(vpdev->pdev);
+	size_t len = strlen(name);
+	uuid_t uuid, *token = NULL;
+	char *opt;
+	int ret;
+
+	if (strncmp(buf, name, len) || (buf[len] && buf[len] != ' '))
+		return 0;
+
+	buf += len;
+	while ((opt = strsep(&buf, " "))) {
+		if (!*opt)
+			continue;
+		if (token || strncmp(opt, VF_TOKEN_OPT, strlen(VF_TOKEN_OPT)))
+			return -EINVAL;	/* unknown or repeated option */
+		opt += strlen(VF_TOKEN_OPT);
+		if (strlen(opt) != UUID_STRING_LEN || uuid_parse(opt, &uuid))
+			return -EINVAL;
+		token = &uuid;
+	}
+
+	ret = vfio_pci_check_vf_token(vpdev, token);
+	return ret ? ret : 1;
+}
+
+static int vfio_pci_feature_vf_token(struct vfio_pci_ng_device *vpdev,
+				     u32 flags, void __user *arg, size_t argsz)
+{
+	uuid_t uuid;
+	int ret;
+
+	if (!vpdev->vf_token)
+		return -ENOTTY;
+	/* No GET: it would show the previous user's secret. */
+	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_SET,
+				 sizeof(uuid));
+	if (ret != 1)
+		return ret;
+	if (copy_from_user(&uuid, arg, sizeof(uuid)))
+		return -EFAULT;
+
+	mutex_lock(&vpdev->vf_token->lock);
+	uuid_copy(&vpdev->vf_token->uuid, &uuid);
+	mutex_unlock(&vpdev->vf_token->lock);
+	return 0;
+}
+
+static void vfio_pci_sriov_disable(struct vfio_pci_ng_device *vpdev)
+{
+	if (!vpdev->sriov_active)
+		return;
+	/* Waits, signalling their users, until every VF is released. */
+	pci_disable_sriov(vpdev->pdev);
+	vpdev->sriov_active = false;
+	pm_runtime_put(&vpdev->pdev->dev);
+}
+
+static int vfio_pci_sriov_configure(struct pci_dev *pdev, int nr_virtfn)
+{
+	struct vfio_pci_ng_device *vpdev = dev_get_drvdata(&pdev->dev);
+	int ret;
+
+	if (!enable_sriov)
+		return -ENOENT;
+
+	if (!nr_virtfn) {
+		vfio_pci_sriov_disable(vpdev);
+		return 0;
+	}
+
+	/* The PF stays awake and in D0 while it has VFs. */
+	ret = pm_runtime_resume_and_get(&pdev->dev);
+	if (ret)
+		return ret;
+	down_write(&vpdev->memory_lock);
+	__vfio_pci_set_power_state(vpdev, PCI_D0);
+	vpdev->sriov_active = true;
+	up_write(&vpdev->memory_lock);
+
+	ret = pci_enable_sriov(pdev, nr_virtfn);
+	if (ret) {
+		vpdev->sriov_active = false;
+		pm_runtime_put(&pdev->dev);
+		return ret;
+	}
+	return nr_virtfn;
+}
+
+static struct pci_driver vfio_pci_driver;
+
+/* VFs of a PF of ours are captured for us; others are none of our business. */
+static int vfio_pci_bus_notifier(struct notifier_block *nb,
+				 unsigned long action, void *data)
+{
+	struct pci_dev *pdev = to_pci_dev(data);
+	struct pci_dev *physfn = pci_physfn(pdev);
+	struct pci_driver *drv;
+
+	if (!pdev->is_virtfn || pci_dev_driver(physfn) != &vfio_pci_driver)
+		return NOTIFY_DONE;
+
+	if (action == BUS_NOTIFY_ADD_DEVICE) {
+		if (vfio_pci_compat_set_driver_override(pdev, vfio_pci_driver.name))
+			pci_warn(pdev, "could not capture VF for %s\n",
+				 vfio_pci_driver.name);
+		else
+			pci_info(pdev, "Captured SR-IOV VF %s driver_override\n",
+				 pci_name(pdev));
+	} else if (action == BUS_NOTIFY_BOUND_DRIVER) {
+		drv = pci_dev_driver(pdev);
+		if (drv && drv != &vfio_pci_driver)
+			pci_warn(physfn, "VF %s bound to driver %s while PF bound to vfio-pci\n",
+				 pci_name(pdev), drv->name);
+	}
+	return NOTIFY_OK;
+}
+
+static struct notifier_block vfio_pci_nb = {
+	.notifier_call = vfio_pci_bus_notifier,
+};
+
+/*
  * Open and close.  The vfio core calls these for the first open and the
  * last close of the device, under the dev_set lock.
  */
@@ -961,6 +1214,7 @@ static int vfio_pci_enable(struct vfio_pci_ng_device *vpdev)
 		goto err_free_state;
 
 	vfio_pci_probe_mmaps(vpdev);
+	vfio_pci_vf_token_use(vpdev, 1);
 	return 0;
 
 err_free_state:
@@ -1046,6 +1300,7 @@ static void vfio_pci_close_device(struct vfio_device *core_vdev)
 {
 	struct vfio_pci_ng_device *vpdev = to_vpdev(core_vdev);
 
+	vfio_pci_vf_token_use(vpdev, -1);
 	vfio_pci_disable(vpdev);
 	vfio_pci_devset_try_reset(vpdev);
 }
@@ -1358,6 +1613,7 @@ static void vfio_pci_release_dev(struct vfio_device *core_vdev)
 	/* The core has already taken us out of the dev_set. */
 	if (vpdev->set_key)
 		vfio_pci_devset_key_put(vpdev->set_key);
+	vfio_pci_vf_token_free(vpdev);
 	vfio_pci_mapping_exit(vpdev);
 	mutex_destroy(&vpdev->ioeventfds_lock);
 	mutex_destroy(&vpdev->barmap_lock);
@@ -1377,6 +1633,8 @@ static int vfio_pci_device_feature(struct vfio_device *core_vdev, u32 flags,
 	case VFIO_DEVICE_FEATURE_LOW_POWER_EXIT:
 		return vfio_pci_feature_low_power(vpdev, feature, flags, arg,
 						  argsz);
+	case VFIO_DEVICE_FEATURE_PCI_VF_TOKEN:
+		return vfio_pci_feature_vf_token(vpdev, flags, arg, argsz);
 	default:
 		return -ENOTTY;
 	}
@@ -1412,6 +1670,7 @@ static const struct vfio_device_ops vfio_pci_ops = {
 	.mmap		= vfio_pci_mmap,
 	.request	= vfio_pci_request,
 	.device_feature	= vfio_pci_device_feature,
+	.match		= vfio_pci_match,
 	VFIO_PCI_COMPAT_IOMMUFD_OPS
 };
 
@@ -1444,6 +1703,12 @@ static int vfio_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = vfio_pci_assign_devset(vpdev);
 	if (ret)
 		goto err_put;
+	ret = vfio_pci_vf_token_alloc(vpdev);
+	if (ret)
+		goto err_put;
+	if (pdev->is_virtfn &&
+	    pci_dev_driver(pci_physfn(pdev)) == &vfio_pci_driver)
+		vpdev->sriov_pf = dev_get_drvdata(&pci_physfn(pdev)->dev);
 
 	vpdev->idle_d3 = !disable_idle_d3;
 	vfio_pci_pm_init(vpdev);
@@ -1466,6 +1731,7 @@ static void vfio_pci_remove(struct pci_dev *pdev)
 	struct vfio_pci_ng_device *vpdev = dev_get_drvdata(&pdev->dev);
 
 	/* Waits, signalling the user, until every fd of the device is closed. */
+	vfio_pci_sriov_disable(vpdev);
 	vfio_unregister_group_dev(&vpdev->vdev);
 	vfio_pci_pm_exit(vpdev);
 	dev_set_drvdata(&pdev->dev, NULL);
@@ -1503,6 +1769,7 @@ static struct pci_driver vfio_pci_driver = {
 	.remove			= vfio_pci_remove,
 	.err_handler		= &vfio_pci_err_handlers,
 	.driver.pm		= &vfio_pci_pm_ops,
+	.sriov_configure	= vfio_pci_sriov_configure,
 	.driver_managed_dma	= true,
 };
 
@@ -1545,12 +1812,17 @@ static int __init vfio_pci_init(void)
 	ret = vfio_pci_mapping_fs_init();
 	if (ret)
 		goto err_perm;
-	ret = pci_register_driver(&vfio_pci_driver);
+	ret = bus_register_notifier(&pci_bus_type, &vfio_pci_nb);
 	if (ret)
 		goto err_fs;
+	ret = pci_register_driver(&vfio_pci_driver);
+	if (ret)
+		goto err_nb;
 	vfio_pci_add_ids();
 	return 0;
 
+err_nb:
+	bus_unregister_notifier(&pci_bus_type, &vfio_pci_nb);
 err_fs:
 	vfio_pci_mapping_fs_exit();
 err_perm:
@@ -1562,6 +1834,7 @@ module_init(vfio_pci_init);
 static void __exit vfio_pci_exit(void)
 {
 	pci_unregister_driver(&vfio_pci_driver);
+	bus_unregister_notifier(&pci_bus_type, &vfio_pci_nb);
 	vfio_pci_mapping_fs_exit();
 	vfio_pci_perm_bits_exit();
 }

@@ -25,6 +25,7 @@
 struct eventfd_ctx;
 struct vfio_pci_devset_key;
 struct vfio_pci_irq_ctx;
+struct vfio_pci_vf_token;
 struct vfio_pci_vconfig;
 
 /**
@@ -72,6 +73,8 @@ struct vfio_pci_vconfig;
  * @pm_runtime_engaged: userspace put the open device in low power.
  * @pm_intx_masked: runtime suspend masked INTx; resume unmasks it.
  * @sriov_active: the PF has VFs: it must stay in D0.
+ * @vf_token: PF only: the VF token shared with the users of its VFs.
+ * @sriov_pf: VF only: our PF device, when the PF is bound to us.
  * @reset_works: a function reset succeeded at open.
  * @needs_reset: the last close could not reset the function; a bus reset
  *	of the dev_set will, once no member is open.
@@ -115,6 +118,8 @@ struct vfio_pci_ng_device {
 	bool pm_runtime_engaged;
 	bool pm_intx_masked;
 	bool sriov_active;
+	struct vfio_pci_vf_token *vf_token;
+	struct vfio_pci_ng_device *sriov_pf;
 	bool reset_works;
 	bool needs_reset;
 	bool nointx;
