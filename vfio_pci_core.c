@@ -202,9 +202,12 @@ static int vfio_pci_fs_init_fs_context(struct fs_context *fc)
 	return init_pseudo(fc, 0x76666e67) ? 0 : -ENOMEM;	/* "vfng" */
 }
 
+/*
+ * No .owner: the module mounts this itself for its whole lifetime, and a
+ * module reference held by the mount would keep it from ever unloading.
+ */
 static struct file_system_type vfio_pci_fs_type = {
 	.name		= "vfio-pci-ng",
-	.owner		= THIS_MODULE,
 	.init_fs_context = vfio_pci_fs_init_fs_context,
 	.kill_sb	= kill_anon_super,
 };

@@ -62,7 +62,8 @@ static void vfio_pci_intx_signal(struct vfio_pci_ng_device *vpdev)
 {
 	struct eventfd_ctx *trigger = READ_ONCE(vpdev->ctx[0].trigger);
 
-	if (trigger)
+	/* Userspace disabled INTx in the command register: stay quiet. */
+	if (trigger && !READ_ONCE(vpdev->virq_disabled))
 		vfio_pci_compat_eventfd_signal(trigger);
 }
 
