@@ -74,7 +74,10 @@ void vt_begin(const char *fmt, ...) VT_PRINTF(1, 2);
 bool vt_end(void);
 void vt_end_skip(const char *reason, ...) VT_PRINTF(1, 2);
 
-/* Inside a case: record a failure unless cond; "# what" on failure. */
+/*
+ * Inside a case: record a failure unless cond; "# what" on failure.  Used
+ * outside a case, a check reports as a case of its own.
+ */
 bool vt_check(bool cond, const char *fmt, ...) VT_PRINTF(2, 3);
 /* got == want, printed in hex on failure. */
 bool vt_check_eq(uint64_t got, uint64_t want, const char *fmt, ...) VT_PRINTF(3, 4);
@@ -82,6 +85,9 @@ bool vt_check_eq(uint64_t got, uint64_t want, const char *fmt, ...) VT_PRINTF(3,
 bool vt_check_ok(long ret, const char *fmt, ...) VT_PRINTF(2, 3);
 /* A syscall result: ret == -1 with errno == want_errno expected. */
 bool vt_check_errno(long ret, int want_errno, const char *fmt, ...) VT_PRINTF(3, 4);
+/* The same two for this library's style of result (negative errno). */
+bool vt_check_ret(int ret, const char *fmt, ...) VT_PRINTF(2, 3);
+bool vt_check_err(int ret, int want_errno, const char *fmt, ...) VT_PRINTF(3, 4);
 
 /* Name of an errno value ("EINVAL"); "0" for 0. */
 const char *vt_errname(int err);
@@ -91,6 +97,12 @@ const char *vt_errname(int err);
  * and a failure if the plan was not met) and return the exit status.
  */
 int vt_finish(void);
+
+/*
+ * The whole program does not apply here (e.g. the topology lacks its
+ * devices): "1..0 # SKIP reason", the summary line, exit status 0.
+ */
+void vt_skip_all(const char *fmt, ...) VT_PRINTF(1, 2) __attribute__((noreturn));
 
 /* Give up: "Bail out! reason", then vt_finish() and exit non-zero. */
 void vt_bail(const char *fmt, ...) VT_PRINTF(1, 2) __attribute__((noreturn));
@@ -104,6 +116,11 @@ bool vt_baseline(void);
 const char *vt_kernel(void);
 /* True on a 6.1 kernel (from VFIO_TEST_KERNEL, else from uname). */
 bool vt_kernel_is_6_1(void);
+/*
+ * The debug kernel (KASAN, lockdep, kmemleak) under TCG takes seconds for a
+ * device open/close: loops scale their counts down there.
+ */
+bool vt_slow_kernel(void);
 /* VFIO_TEST_DRIVER_KO: where the vfio-pci module to re-insert is, or NULL. */
 const char *vt_driver_ko(void);
 
@@ -138,12 +155,16 @@ int vt_find_devices(uint16_t vendor, uint16_t device, struct vt_dev *out, int ma
  * virtio-rng) that is present, sorted by address; returns the count. */
 int vt_lab_devices(struct vt_dev *out, int max);
 
+/* Read a small text file (trailing newline removed); returns its length. */
+int vt_read_file(const char *path, char *buf, size_t len);
 /* Read a sysfs attribute of a device (trailing newline removed). */
 int vt_sysfs_read(const char *bdf, const char *attr, char *buf, size_t len);
 /* Write a string to a sysfs file. */
 int vt_sysfs_write(const char *path, const char *val);
 /* Whether a sysfs attribute of a device exists. */
 bool vt_sysfs_exists(const char *bdf, const char *attr);
+/* Size of a sysfs attribute file (binary attributes have one), or -errno. */
+long vt_sysfs_size(const char *bdf, const char *attr);
 
 /* Name of the driver bound to the device, "" if none. */
 int vt_driver(const char *bdf, char *name, size_t len);
@@ -164,6 +185,10 @@ int vt_bind(const char *bdf);
 int vt_bind_all(const struct vt_dev *devs, int n);
 /* Unbind and clear driver_override so that nothing takes the device. */
 int vt_release(const char *bdf);
+
+/* Reset the device through sysfs "reset" (-ENOENT: the PCI core has no
+ * reset method for it); the device must not be open. */
+int vt_sysfs_reset(const char *bdf);
 
 /* IOMMU group number. */
 int vt_iommu_group(const char *bdf);
@@ -267,9 +292,17 @@ int vt_guard_alloc(struct vt_guard *g, size_t size);
 /* True if both canaries are untouched; diagnoses the first changed byte. */
 bool vt_guard_intact(const struct vt_guard *g);
 void vt_guard_free(struct vt_guard *g);
+/* The address of a page that cannot be read or written (a bad pointer). */
+void *vt_bad_pointer(void);
 
 /* ------------------------------------------------------------------------ */
 /* Misc                                                                       */
+
+/*
+ * Find a /proc/iomem entry spanning exactly [start, end]; copies its name.
+ * Returns true when found.
+ */
+bool vt_iomem_find(uint64_t start, uint64_t end, char *name, size_t len);
 
 /* Number of open file descriptors of this process. */
 int vt_count_fds(void);

@@ -1,0 +1,1021 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Boot one kernel of the test matrix under QEMU TCG and run the selftests in it.
+
+    vmtest.py --kernel {6.1|6.12|debug} --mode {ng|baseline} [--topology NAME]
+              [--module KO] [--tests DIR] [--cmd 'shell command'] [--timeout S]
+              [--logdir DIR] [--keep] [--verbose]
+
+The guest is a busybox initramfs (selftests/vm/init). It loads the vfio core
+and then either our vfio-pci.ko ("ng") or the kernel's own vfio_pci
+("baseline"), runs every t_* program of --tests in sorted order (or --cmd),
+unloads vfio_pci, checks kmemleak where the kernel has it, and powers off.
+
+Every TAP "ok"/"not ok" line counts; "# SKIP" and "# TODO" count as skipped.
+A program that is killed, exits non-zero without a "not ok" (4, the kselftest
+skip status, is fine), prints no plan or not as many results as planned
+counts as one more failure. So does every kernel report in the console log
+(BUG, WARNING, Oops, KASAN, lockdep, Call Trace, kmemleak), a setup or
+teardown step that fails in the guest, a guest that dies before its end
+marker, and a timeout. The last line is "N passed, N failed, N skipped".
+
+Host cue: a guest program that prints "@@HOST <HMP command>" on its stdout
+(ttyS1) gets the command's output, flattened to one line, or "OK", on
+$VFIO_TEST_HOSTCMD (ttyS2); selftests/vm/vmtest-host is the shell helper.
+
+As a library: vmtest.run(kernel=..., mode=..., ...) returns a Result.
+"""
+
+import argparse
+import collections
+import dataclasses
+import gzip
+import hashlib
+import json
+import lzma
+import os
+import re
+import selectors
+import shlex
+import shutil
+import signal
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+SELFTESTS = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(SELFTESTS)
+KERNELS_SH = os.path.join(REPO, 'scripts', 'kernels.sh')
+GUEST_FILES = os.path.join(SELFTESTS, 'vm')
+DEFAULT_TESTS = os.path.join(SELFTESTS, 'out')
+CACHE = os.path.join(os.environ.get('VFIO_NG_CACHE', '/var/cache/vfio-pci-ng'), 'vmtest')
+BUSYBOX = '/bin/busybox'
+QEMU = 'qemu-system-x86_64'
+
+MODES = ('ng', 'baseline')
+NG_MODULE_GUEST_PATH = '/ng/vfio-pci.ko'
+# Loaded in both modes where the kernel has them as modules, with what they
+# depend on. Dependencies come from each module's own "depends=" (what depmod
+# turns into modules.dep; the Debian image trees come without modules.dep).
+VFIO_CORE = ('vfio', 'vfio_iommu_type1', 'vfio_virqfd', 'irqbypass')
+# What our module must not need: it replaces both.
+IN_TREE_DRIVER = ('vfio_pci', 'vfio_pci_core')
+
+KSFT_SKIP = 4
+HOST_ANSWER_MAX = 4000  # an answer must fit the guest tty's 4 KiB line buffer
+
+# Guest memory, run and per-test-program timeouts in seconds. The debug
+# kernel (KASAN, lockdep, kmemleak) is about 10x slower; 1G is enough for it
+# (785 MiB usable), and kmemleak scans it in half the time 2G would take.
+DEFAULTS = {'memory': '1G', 'timeout': 600, 'test_timeout': 300}
+KERNEL_DEFAULTS = {'debug': {'timeout': 2400, 'test_timeout': 600}}
+
+
+class SetupError(Exception):
+    """The run cannot start: bad arguments, missing kernel, module, ..."""
+
+
+# --------------------------------------------------------------------------
+# The kernel matrix (scripts/kernels.sh knows where everything is)
+
+def _kernels_sh(*args):
+    proc = subprocess.run([KERNELS_SH, *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SetupError(proc.stderr.strip() or f'kernels.sh {" ".join(args)} failed')
+    return proc.stdout.strip()
+
+
+def kernel_names():
+    """Names of the kernels in the matrix, prepared or not."""
+    return _kernels_sh('list').split()
+
+
+@dataclasses.dataclass(frozen=True)
+class Kernel:
+    name: str
+    vmlinux: str
+    moddir: str
+    release: str
+
+    @classmethod
+    def lookup(cls, name):
+        if name not in kernel_names():
+            raise SetupError(f"unknown kernel '{name}' (matrix: {' '.join(kernel_names())})")
+        vmlinux = _kernels_sh('vmlinux', name)
+        if not os.path.exists(os.path.join(os.path.dirname(vmlinux), '.done')):
+            raise SetupError(f'kernel {name} is not prepared (scripts/kernels.sh prepare {name})')
+        return cls(name, vmlinux, _kernels_sh('moddir', name), _kernels_sh('release', name))
+
+    def default(self, key):
+        return KERNEL_DEFAULTS.get(self.name, {}).get(key, DEFAULTS[key])
+
+
+def available_kernels():
+    """Names of the kernels of the matrix that are ready to boot."""
+    ready = []
+    for name in kernel_names():
+        try:
+            Kernel.lookup(name)
+        except SetupError:
+            continue
+        ready.append(name)
+    return ready
+
+
+# --------------------------------------------------------------------------
+# Kernel modules: busybox insmod takes neither compressed modules nor
+# dependencies, so the runner decompresses them and orders the loads itself.
+
+_COMPRESSIONS = ('.xz', '.zst', '.gz', '')
+
+
+def _split_module_file(filename):
+    """'vfio-pci.ko.xz' -> ('vfio_pci', '.xz'); None for other files."""
+    for compression in _COMPRESSIONS:
+        suffix = '.ko' + compression
+        if filename.endswith(suffix):
+            return filename[:-len(suffix)].replace('-', '_'), compression
+    return None
+
+
+def _read_module(path):
+    """The ELF image of a module file, decompressed."""
+    _, compression = _split_module_file(os.path.basename(path))
+    if compression == '.zst':  # not in the standard library
+        return subprocess.run(['zstd', '-dcq', path], check=True, capture_output=True).stdout
+    with open(path, 'rb') as f:
+        data = f.read()
+    return {'.xz': lzma.decompress, '.gz': gzip.decompress}.get(compression, bytes)(data)
+
+
+def _elf_section(image, wanted):
+    """Contents of section `wanted` of a 64-bit little-endian ELF, or None."""
+    if image[:6] != b'\x7fELF\x02\x01':
+        raise SetupError('not a 64-bit little-endian ELF file')
+    shoff, = struct.unpack_from('<Q', image, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from('<HHH', image, 0x3a)
+
+    def section(index):
+        name, _type, _flags, _addr, offset, size = \
+            struct.unpack_from('<IIQQQQ', image, shoff + index * shentsize)
+        return name, offset, size
+
+    _, names, _ = section(shstrndx)
+    for index in range(shnum):
+        name, offset, size = section(index)
+        end = image.index(b'\0', names + name)
+        if image[names + name:end] == wanted.encode():
+            return image[offset:offset + size]
+    return None
+
+
+def modinfo(image):
+    """The .modinfo of a module image: {key: [values]}."""
+    info = {}
+    for field in (_elf_section(image, '.modinfo') or b'').split(b'\0'):
+        key, sep, value = field.decode(errors='replace').partition('=')
+        if sep:
+            info.setdefault(key, []).append(value)
+    return info
+
+
+def module_depends(info):
+    return [d.replace('-', '_') for v in info.get('depends', []) for d in v.split(',') if d]
+
+
+class ModuleTree:
+    """The modules of one kernel (its /lib/modules/<release> tree)."""
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+        self.files = {}  # module name -> path relative to the tree
+        for dirpath, dirnames, filenames in os.walk(kernel.moddir):
+            dirnames[:] = sorted(d for d in dirnames if d not in ('build', 'source'))
+            for filename in filenames:
+                split = _split_module_file(filename)
+                if split:
+                    rel = os.path.relpath(os.path.join(dirpath, filename), kernel.moddir)
+                    self.files.setdefault(split[0], rel)
+        self._images = {}
+
+    def image(self, name):
+        if name not in self._images:
+            self._images[name] = _read_module(os.path.join(self.kernel.moddir, self.files[name]))
+        return self._images[name]
+
+    def depends(self, name):
+        return module_depends(modinfo(self.image(name)))
+
+    def guest_path(self, name):
+        """Where the module goes in the guest, decompressed."""
+        rel = self.files[name]
+        _, compression = _split_module_file(os.path.basename(rel))
+        return f'/lib/modules/{self.kernel.release}/{rel[:len(rel) - len(compression)]}'
+
+    def load_order(self, names, needed_by=None):
+        """`names` and everything they depend on, dependencies first."""
+        order = []
+
+        def visit(name, parent):
+            if name in order:
+                return
+            if name not in self.files:
+                raise SetupError(f'{parent or "the run"} needs module {name}, '
+                                 f'which kernel {self.kernel.name} does not have')
+            for dep in self.depends(name):
+                visit(dep, name)
+            order.append(name)
+
+        for name in names:
+            visit(name, needed_by)
+        return order
+
+    def vfio_core(self):
+        return self.load_order([m for m in VFIO_CORE if m in self.files])
+
+
+# --------------------------------------------------------------------------
+# Initramfs: cpio "newc" archives, written here so that padding, modes and
+# device nodes are exactly what the kernel's unpacker expects.
+
+class Cpio:
+    def __init__(self):
+        self.data = bytearray()
+        self.dirs = set()
+        self.inode = 0
+
+    def _entry(self, path, mode, body=b'', rdev=(0, 0)):
+        self.inode += 1
+        name = path.encode() + b'\0'
+        fields = (self.inode, mode, 0, 0, 1, 0, len(body), 0, 0, rdev[0], rdev[1], len(name), 0)
+        self.data += b'070701' + b''.join(b'%08x' % v for v in fields) + name
+        self._align(4)
+        self.data += body
+        self._align(4)
+
+    def _align(self, boundary):
+        self.data += b'\0' * (-len(self.data) % boundary)
+
+    def mkdir(self, path):
+        path = path.strip('/')
+        if path and path not in self.dirs:
+            self.mkdir(os.path.dirname(path))
+            self._entry(path, stat.S_IFDIR | 0o755)
+            self.dirs.add(path)
+
+    def add(self, path, body, mode=0o644):
+        path = path.strip('/')
+        self.mkdir(os.path.dirname(path))
+        self._entry(path, stat.S_IFREG | mode, body)
+
+    def add_file(self, path, source):
+        with open(source, 'rb') as f:
+            body = f.read()
+        executable = os.stat(source).st_mode & 0o111
+        self.add(path, body, 0o755 if executable else 0o644)
+
+    def symlink(self, path, target):
+        path = path.strip('/')
+        self.mkdir(os.path.dirname(path))
+        self._entry(path, stat.S_IFLNK | 0o777, target.encode())
+
+    def chardev(self, path, major, minor):
+        path = path.strip('/')
+        self.mkdir(os.path.dirname(path))
+        self._entry(path, stat.S_IFCHR | 0o600, rdev=(major, minor))
+
+    def finish(self, pad_to=4):
+        """The archive; the kernel only unpacks an archive appended to it
+        when that one starts on a 4-byte boundary."""
+        self._entry('TRAILER!!!', 0)
+        self._align(pad_to)
+        return bytes(self.data)
+
+
+def _base_initramfs(tree):
+    """Busybox, /init and the vfio modules of both modes: the first archive
+    of the initramfs, cached per kernel."""
+    kernel = tree.kernel
+    modules = tree.load_order(tree.vfio_core() + ['vfio_pci'])
+    guest = {name: os.path.join(GUEST_FILES, name) for name in ('init', 'vmtest-host')}
+    key = hashlib.sha256()
+    sources = [BUSYBOX, *guest.values()] + [os.path.join(kernel.moddir, tree.files[m]) for m in modules]
+    for path in sources:
+        st = os.stat(path)
+        key.update(f'{path} {st.st_size} {st.st_mtime_ns}\n'.encode())
+    for path in guest.values():
+        with open(path, 'rb') as f:
+            key.update(f.read())
+    name = f'initramfs-{kernel.name}-{key.hexdigest()[:16]}.cpio'
+    try:
+        with open(os.path.join(CACHE, name), 'rb') as f:
+            return f.read()
+    except FileNotFoundError:
+        pass
+
+    cpio = Cpio()
+    for d in ('proc', 'sys', 'dev', 'tmp', 'tests', 'ng', 'vmtest'):
+        cpio.mkdir(d)
+    cpio.chardev('dev/console', 5, 1)
+    cpio.add_file('bin/busybox', BUSYBOX)
+    applets = subprocess.run([BUSYBOX, '--list-full'], check=True, capture_output=True, text=True)
+    for applet in applets.stdout.split():
+        if applet not in ('bin/busybox', 'linuxrc'):
+            cpio.symlink(applet, '/bin/busybox')
+    cpio.add_file('init', guest['init'])
+    cpio.add_file('bin/vmtest-host', guest['vmtest-host'])
+    for name in modules:
+        cpio.add(tree.guest_path(name), tree.image(name))
+
+    data = cpio.finish(pad_to=512)
+    os.makedirs(CACHE, exist_ok=True)
+    for old in os.listdir(CACHE):  # of this kernel, with other contents
+        if old.startswith(f'initramfs-{kernel.name}-') and not old.startswith(name):
+            try:
+                os.unlink(os.path.join(CACHE, old))
+            except FileNotFoundError:
+                pass  # another run cleaned up first
+    tmp = os.path.join(CACHE, f'{name}.{os.getpid()}')
+    with open(tmp, 'wb') as f:
+        f.write(data)
+    os.replace(tmp, os.path.join(CACHE, name))
+    return data
+
+
+# --------------------------------------------------------------------------
+# Device topologies. Devices get qdev ids so that tests can name them in host
+# cues (device_del, pcie_aer_inject_error); guests find them by vendor:device.
+
+EDU = 'edu,dma_mask=0xffffffffffffffff'
+# Slow links: at the default 16 GT/s the kernel misses Data Link Layer Link
+# Active after a secondary bus reset and hot reset fails.
+SLOW_LINK = 'x-speed=2_5,x-width=1'
+
+
+def _qemu_value(text):
+    return text.replace(',', ',,')
+
+
+def _topology_pcie(logdir):
+    image = os.path.join(logdir, 'nvme.img')
+    with open(image, 'wb') as f:
+        f.truncate(16 << 20)
+    return ['-device', f'pcie-root-port,id=rp1,chassis=1,slot=1,{SLOW_LINK}',
+            '-drive', f'if=none,id=nvm,file={_qemu_value(image)},format=raw',
+            '-device', 'nvme,serial=ng0,id=nvme0,bus=rp1',
+            '-device', 'nvme-ns,drive=nvm,bus=nvme0,nsid=1',
+            '-device', f'pcie-root-port,id=rp2,chassis=2,slot=2,{SLOW_LINK}',
+            '-netdev', 'user,id=net0,restrict=on',
+            '-device', 'e1000e,id=e1000e0,netdev=net0,bus=rp2']
+
+
+TOPOLOGIES = {
+    'edu': ('edu0 (1234:11e8) on pcie.0',
+            lambda logdir: ['-device', f'{EDU},id=edu0']),
+    'bridge': ('edu1, edu2 behind pcie-pci-bridge br0 (one IOMMU group, bus reset)',
+               lambda logdir: ['-device', 'pcie-pci-bridge,id=br0',
+                               '-device', f'{EDU},id=edu1,bus=br0,addr=1',
+                               '-device', f'{EDU},id=edu2,bus=br0,addr=2']),
+    'testdev': ('testdev0 (1b36:0005): I/O BAR, 1 GiB BAR2',
+                lambda logdir: ['-device', 'pci-testdev,id=testdev0,membar=1G']),
+    'ivshmem': ('ivshmem0 (1af4:1110): sub-page BAR0, 1 GiB RAM BAR2',
+                lambda logdir: ['-object', 'memory-backend-ram,id=ivshmem0-mem,size=1G',
+                                '-device', 'ivshmem-plain,id=ivshmem0,memdev=ivshmem0-mem']),
+    'pcie': ('nvme0 (1b36:0010) behind rp1, e1000e0 (8086:10d3) behind rp2',
+             _topology_pcie),
+    'aer': ('vrng (1af4:1044, aer=on) behind rp3',
+            lambda logdir: ['-device', 'pcie-root-port,id=rp3,chassis=3,slot=3',
+                            '-device', 'virtio-rng-pci,id=vrng,bus=rp3,aer=on']),
+}
+_SINGLE_TOPOLOGIES = list(TOPOLOGIES.values())
+TOPOLOGIES['all'] = ('all of the above in one machine', lambda logdir: [
+    arg for _, devices in _SINGLE_TOPOLOGIES for arg in devices(logdir)])
+
+
+# --------------------------------------------------------------------------
+# Results
+
+TAP_RESULT = re.compile(r'(not )?ok\b(.*)')
+TAP_PLAN = re.compile(r'1\.\.(\d+)')
+TAP_DIRECTIVE = re.compile(r'#\s*(skip|todo)\b', re.IGNORECASE)
+
+
+@dataclasses.dataclass
+class Program:
+    """The TAP accounting of one test program."""
+    name: str
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    plan: int | None = None
+    status: int | None = None   # exit status; None: never finished
+    problems: list = dataclasses.field(default_factory=list)
+
+    @property
+    def results(self):
+        return self.passed + self.failed + self.skipped
+
+    def feed(self, line):
+        result = TAP_RESULT.match(line)
+        if result:
+            if TAP_DIRECTIVE.search(result.group(2)):
+                self.skipped += 1
+            elif result.group(1):
+                self.failed += 1
+                self.problems.append(f'{self.name}: {line}')
+            else:
+                self.passed += 1
+        elif self.plan is None and TAP_PLAN.match(line):
+            self.plan = int(TAP_PLAN.match(line).group(1))
+
+    def finish(self, status, test_timeout):
+        """Account the exit `status` (None: the program never finished);
+        returns a problem with the program as a whole, if any."""
+        self.status = status
+        if status is None:
+            problem = 'did not finish (guest died or timed out)'
+        elif status > 128:
+            problem = f'killed by signal {status - 128}'
+            if status - 128 == signal.SIGKILL:
+                problem += f' (the per-test timeout is {test_timeout} s)'
+        elif status not in (0, KSFT_SKIP) and not self.failed:
+            problem = f'exited with status {status} without a "not ok"'
+        elif self.plan is None:
+            problem = 'printed no TAP plan'
+        elif self.plan != self.results:
+            problem = f'planned {self.plan} tests, reported {self.results}'
+        else:
+            problem = None
+        if self.plan == 0 and not self.results and not problem:
+            self.skipped += 1  # "1..0 # SKIP reason": the whole program skipped
+        if problem:
+            self.failed += 1
+            self.problems.append(f'{self.name}: {problem}')
+        return problem
+
+
+@dataclasses.dataclass
+class Finding:
+    """A kernel report in the console log: its lines and what was running."""
+    phase: str
+    first: str      # the first line that made it a report
+    lines: list
+
+    def title(self):
+        return f'console: {_strip_timestamp(self.first)} (during {self.phase})'
+
+
+@dataclasses.dataclass
+class Result:
+    kernel: str
+    mode: str
+    topology: str
+    cmd: str | None = None
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    failures: list = dataclasses.field(default_factory=list)   # one line per failure
+    findings: list = dataclasses.field(default_factory=list)   # console reports (Finding)
+    programs: list = dataclasses.field(default_factory=list)   # test programs (Program)
+    lines: list = dataclasses.field(default_factory=list)      # guest ttyS1 output
+    status: int | None = None    # exit status of --cmd
+    done: bool = False        # the guest reached its end marker
+    timed_out: bool = False
+    ready_seconds: float | None = None  # QEMU start to init running
+    seconds: float | None = None        # QEMU start to exit: boot to poweroff
+    logdir: str | None = None           # None: removed after success
+
+    @property
+    def ok(self):
+        return self.failed == 0
+
+    def fail(self, text):
+        self.failed += 1
+        self.failures.append(text)
+
+    def summary(self):
+        return f'{self.kernel} {self.mode}: {counts(self.passed, self.failed, self.skipped)}'
+
+    def timing(self):
+        text = f'# {self.kernel} {self.mode}: boot to poweroff {self.seconds:.1f} s'
+        if self.ready_seconds is not None:
+            text += f' (init up after {self.ready_seconds:.1f} s)'
+        return text
+
+    def report(self):
+        """Lines describing every failure, console excerpts included."""
+        lines = [f'FAIL {text}' for text in self.failures]
+        for finding in self.findings:
+            lines.append(f'FAIL {finding.title()}')
+            lines += [f'    {line}' for line in finding.lines]
+        if lines and self.logdir:
+            lines.append(f'logs: {self.logdir}')
+        return lines
+
+
+def counts(passed, failed, skipped):
+    return f'{passed} passed, {failed} failed, {skipped} skipped'
+
+
+# --------------------------------------------------------------------------
+# Console scanner
+
+CONSOLE_REPORT = re.compile(
+    r'BUG:|WARNING:|Oops|KASAN|UBSAN|general protection fault|Kernel panic'
+    r'|possible circular|possible recursive|inconsistent lock state|suspicious RCU'
+    r'|Call Trace|blocked for more than|unreferenced object')
+CONSOLE_EXPECTED = re.compile(r'taints kernel|tainting kernel')
+CONSOLE_END_OF_REPORT = re.compile(r'---\[ end trace')
+CONSOLE_PHASE = re.compile(r'vmtest: (?:begin |end )?(\S+)$')
+REPORT_WINDOW = 100     # lines after a report line that still belong to it
+REPORT_MAX_LINES = 80   # lines of a report shown (console.log has everything)
+REPORT_LEAD_IN = 3      # lines before the first report line shown with it
+
+
+def _strip_timestamp(line):
+    return re.sub(r'^\[\s*\d+\.\d+\]\s*', '', line)
+
+
+def scan_console(text):
+    """Kernel reports in a console log, each with the phase (test) it
+    happened in. Report lines close to each other (a WARNING and its Call
+    Trace, a lockdep splat) are one report."""
+    findings = []
+    phase = 'boot'
+    current = None  # the report being collected ...
+    window = 0      # ... and how many more lines may belong to it
+    recent = collections.deque(maxlen=REPORT_LEAD_IN)
+    for line in text.splitlines():
+        line = line.rstrip('\r')
+        marker = CONSOLE_PHASE.search(line)
+        if marker:
+            phase, current = marker.group(1), None
+            recent.clear()
+            continue
+        if CONSOLE_REPORT.search(line) and not CONSOLE_EXPECTED.search(line):
+            if current is None:
+                current = Finding(phase, line, list(recent))
+                findings.append(current)
+            window = REPORT_WINDOW
+        elif window == 0:
+            current = None
+        if current is None:
+            recent.append(line)
+            continue
+        if len(current.lines) < REPORT_MAX_LINES:
+            current.lines.append(line)
+        window -= 1
+        if CONSOLE_END_OF_REPORT.search(line):
+            current, window = None, 0
+    return findings
+
+
+# --------------------------------------------------------------------------
+# The running machine: serial ports and the QMP monitor are socket pairs
+# handed to QEMU as file descriptors (no socket paths, nothing to race).
+
+class Monitor:
+    """A minimal QMP client."""
+
+    def __init__(self, sock, timeout=60):
+        self.sock = sock
+        self.sock.settimeout(timeout)
+        self.buffer = b''
+        self.ready = False
+        self.next_id = 0
+
+    def _message(self):
+        while b'\n' not in self.buffer:
+            data = self.sock.recv(65536)
+            if not data:
+                raise OSError('QEMU closed the monitor')
+            self.buffer += data
+        line, self.buffer = self.buffer.split(b'\n', 1)
+        return json.loads(line)
+
+    def _execute(self, command, arguments=None):
+        self.next_id += 1
+        request = {'execute': command, 'id': self.next_id}
+        if arguments:
+            request['arguments'] = arguments
+        self.sock.sendall(json.dumps(request).encode() + b'\n')
+        while True:
+            message = self._message()
+            if message.get('id') == self.next_id:
+                if 'error' in message:
+                    raise OSError(message['error'].get('desc', str(message['error'])))
+                return message['return']
+
+    def hmp(self, command_line):
+        if not self.ready:
+            self._message()  # greeting
+            self._execute('qmp_capabilities')
+            self.ready = True
+        return self._execute('human-monitor-command', {'command-line': command_line})
+
+
+class _Lines:
+    """Splits a byte stream into text lines."""
+
+    def __init__(self, callback):
+        self.callback = callback
+        self.partial = b''
+
+    def feed(self, data):
+        *lines, self.partial = (self.partial + data).split(b'\n')
+        for line in lines:
+            self.callback(line.decode(errors='replace').rstrip('\r'))
+
+    def close(self):
+        if self.partial:
+            self.callback(self.partial.decode(errors='replace').rstrip('\r'))
+            self.partial = b''
+
+
+class Machine:
+    """One QEMU process: console (ttyS0), test output (ttyS1), host answers
+    (ttyS2) and the QMP monitor, each on a socket pair."""
+
+    PORTS = ('console', 'out', 'host', 'qmp')
+
+    def __init__(self):
+        self.ours, self.theirs = {}, {}
+        for port in self.PORTS:
+            self.ours[port], self.theirs[port] = socket.socketpair()
+        self.monitor = Monitor(self.ours['qmp'])
+        self.proc = None
+
+    def chardev_args(self):
+        args = []
+        for port in self.PORTS:
+            args += ['-chardev', f'socket,id={port},fd={self.theirs[port].fileno()}']
+            args += ['-mon', 'chardev=qmp,mode=control'] if port == 'qmp' \
+                else ['-serial', f'chardev:{port}']
+        return args
+
+    def start(self, argv, stderr):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr,
+                                     pass_fds=[s.fileno() for s in self.theirs.values()])
+        for sock in self.theirs.values():
+            sock.close()
+
+    def answer_host(self, text):
+        try:
+            self.ours['host'].sendall(text.encode() + b'\n')
+        except OSError:
+            pass  # QEMU is gone; the run's end says why
+
+    def serve(self, deadline, on_console, on_out):
+        """Pass the serial output to the callbacks until QEMU exits or the
+        deadline passes; returns False on timeout."""
+        selector = selectors.DefaultSelector()
+        streams = {'console': _Lines(on_console), 'out': _Lines(on_out), 'host': None}
+        for port, lines in streams.items():
+            self.ours[port].settimeout(10)
+            selector.register(self.ours[port], selectors.EVENT_READ, lines)
+        try:
+            while selector.get_map():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                for key, _ in selector.select(min(left, 1.0)):
+                    data = key.fileobj.recv(65536)
+                    if not data:
+                        selector.unregister(key.fileobj)
+                    elif key.data:
+                        key.data.feed(data)
+            return True
+        finally:
+            selector.close()
+            for lines in streams.values():
+                if lines:
+                    lines.close()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc.wait()
+        for sock in self.ours.values():
+            sock.close()
+
+
+# --------------------------------------------------------------------------
+# One run
+
+class _Session:
+    """Follows the guest's ttyS1 output: markers, test programs, host cues."""
+
+    def __init__(self, result, machine, logdir, echo, verbose, test_timeout):
+        self.result = result
+        self.machine = machine
+        self.echo = echo or (lambda line: None)
+        self.verbose = verbose
+        self.test_timeout = test_timeout
+        self.start = time.monotonic()
+        self.program = None
+        self.out_log = open(os.path.join(logdir, 'out.log'), 'w', errors='replace')
+        self.console_log = open(os.path.join(logdir, 'console.log'), 'w', errors='replace')
+        self.host_log = open(os.path.join(logdir, 'host.log'), 'w')
+
+    def console(self, line):
+        self.console_log.write(line + '\n')
+        if self.verbose:
+            self.echo(f'console| {line}')
+
+    def out(self, line):
+        self.out_log.write(line + '\n')
+        self.out_log.flush()
+        marker = line.find('@@VMTEST ')
+        if marker > 0:  # a program's last line had no newline
+            self._line(line[:marker])
+            line = line[marker:]
+        self._line(line)
+
+    def _line(self, line):
+        if line.startswith('@@VMTEST '):
+            self._marker(line.split()[1:])
+        elif line.startswith('@@HOST '):
+            self._host(line[len('@@HOST '):].strip())
+        else:
+            self.result.lines.append(line)
+            if self.program:
+                self.program.feed(line)
+            self.echo(line)
+
+    def _marker(self, words):
+        kind, args = (words[0], words[1:]) if words else ('', [])
+        result = self.result
+        if kind == 'READY':
+            result.ready_seconds = time.monotonic() - self.start
+            if self.verbose:
+                self.echo(f'# guest up after {result.ready_seconds:.1f} s: {" ".join(args)}')
+        elif kind == 'LOG':
+            if self.verbose:
+                self.echo(f'# {" ".join(args)}')
+        elif kind == 'FAIL':
+            result.fail(f'guest: {" ".join(args)}')
+        elif kind == 'BEGIN' and args:
+            if result.cmd is None:
+                self.program = Program(args[0])
+                self.echo(f'## {args[0]}')
+        elif kind == 'END' and len(args) == 2:
+            if result.cmd is None:
+                self._end_program(int(args[1]))
+            else:
+                result.status = int(args[1])
+                if result.status:
+                    result.fail(f'cmd exited with status {result.status}')
+        elif kind == 'DONE':
+            result.done = True
+
+    def _end_program(self, status):
+        program, self.program = self.program, None
+        if program is None:
+            return
+        problem = program.finish(status, self.test_timeout)
+        if problem:
+            self.echo(f'## {program.name}: {problem}')
+        result = self.result
+        result.programs.append(program)
+        result.passed += program.passed
+        result.skipped += program.skipped
+        result.failed += program.failed
+        result.failures += program.problems
+
+    def _host(self, command):
+        try:
+            output = self.machine.monitor.hmp(command)
+            answer = ' | '.join(line.strip() for line in output.splitlines() if line.strip())
+            answer = answer or 'OK'
+        except (OSError, ValueError) as e:
+            answer = f'ERROR {e}'
+        answer = ''.join(c if c.isprintable() else ' ' for c in answer)[:HOST_ANSWER_MAX]
+        self.host_log.write(f'{time.monotonic() - self.start:8.2f} {command}\n    -> {answer}\n')
+        self.host_log.flush()
+        if self.verbose:
+            self.echo(f'# host: {command} -> {answer}')
+        self.machine.answer_host(answer)
+
+    def close(self):
+        if self.program:  # the guest died while a program ran
+            self._end_program(None)
+        for f in (self.out_log, self.console_log, self.host_log):
+            f.close()
+
+
+def _guest_modules(tree, mode, module):
+    """(names of the kernel's modules to load, in order; guest paths of
+    everything to insmod, in order; guest path of the vfio-pci.ko)."""
+    if mode == 'baseline':
+        if 'vfio_pci' not in tree.files:
+            raise SetupError(f'kernel {tree.kernel.name} has no vfio_pci module')
+        load = tree.load_order(tree.vfio_core() + ['vfio_pci'])
+        return load, [tree.guest_path(m) for m in load], tree.guest_path('vfio_pci')
+
+    if not module:
+        raise SetupError('mode ng needs --module (our vfio-pci.ko)')
+    if not os.path.isfile(module):
+        raise SetupError(f'{module} does not exist (build the module first)')
+    with open(module, 'rb') as f:
+        info = modinfo(f.read())
+    built_for = (info.get('vermagic') or [''])[0].split(' ')[0]
+    if built_for != tree.kernel.release:
+        raise SetupError(f'{module} is built for {built_for or "?"}, '
+                         f'kernel {tree.kernel.name} is {tree.kernel.release}')
+    # A dependency on the in-tree driver is a bug of ours: let insmod say so.
+    deps = [d for d in module_depends(info) if d not in IN_TREE_DRIVER]
+    load = tree.load_order(tree.vfio_core() + deps, needed_by=module)
+    return load, [tree.guest_path(m) for m in load] + [NG_MODULE_GUEST_PATH], NG_MODULE_GUEST_PATH
+
+
+def _test_files(tests, cmd):
+    """(all regular files of `tests`, the t_* programs among them), sorted."""
+    if not os.path.isdir(tests):
+        if cmd is None:
+            raise SetupError(f'test directory {tests} does not exist')
+        return [], []
+    files = sorted(f for f in os.listdir(tests) if os.path.isfile(os.path.join(tests, f)))
+    programs = [f for f in files if f.startswith('t_') and os.access(os.path.join(tests, f), os.X_OK)]
+    return files, programs
+
+
+def _run_config(values):
+    lines = []
+    for name, value in values.items():
+        export = 'export ' if name.startswith('VFIO_TEST_') else ''
+        lines.append(f'{export}{name}={shlex.quote(str(value))}')
+    return ('\n'.join(lines) + '\n').encode()
+
+
+def _qemu_argv(kernel, initrd, machine, topology, logdir):
+    return [QEMU, '-nodefaults', '-no-user-config', '-no-reboot', '-display', 'none', '-vga', 'none',
+            '-machine', 'q35,kernel-irqchip=split', '-accel', 'tcg,thread=single',
+            '-m', kernel.default('memory'), '-smp', '2',
+            '-device', 'intel-iommu,intremap=on',  # before every other PCI device
+            '-kernel', kernel.vmlinux, '-initrd', initrd,
+            # no_timer_check: on a loaded host the IO-APIC timer check can
+            # miss ticks under TCG and panic; devkmsg=on: the phase lines of
+            # /init must not be rate-limited.
+            '-append', 'console=ttyS0,115200 panic=-1 intel_iommu=on no_timer_check printk.devkmsg=on',
+            *machine.chardev_args(),
+            *TOPOLOGIES[topology][1](logdir)]
+
+
+def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout=None,
+        logdir=None, keep=False, verbose=False, echo=print, test_timeout=None):
+    """Boot `kernel` with `topology`, run the tests (or `cmd`) in `mode`.
+
+    Guest output is passed line by line to `echo` (None: quiet). Raises
+    SetupError when the run cannot start; returns a Result otherwise.
+    """
+    if mode not in MODES:
+        raise SetupError(f"unknown mode '{mode}' ({'|'.join(MODES)})")
+    if topology not in TOPOLOGIES:
+        raise SetupError(f"unknown topology '{topology}' ({'|'.join(TOPOLOGIES)})")
+    kern = Kernel.lookup(kernel)
+    tree = ModuleTree(kern)
+    load, insmods, driver_ko = _guest_modules(tree, mode, module)
+    tests = os.path.abspath(tests or DEFAULT_TESTS)
+    files, programs = _test_files(tests, cmd)
+    if cmd is None and not programs and echo:
+        echo(f'# no t_* test programs in {tests}')
+    timeout = timeout or kern.default('timeout')
+    test_timeout = test_timeout or kern.default('test_timeout')
+
+    explicit_logdir = logdir is not None
+    if explicit_logdir:
+        os.makedirs(logdir, exist_ok=True)
+    else:
+        logdir = tempfile.mkdtemp(prefix=f'vmtest-{kernel}-{mode}-')
+    logdir = os.path.abspath(logdir)
+
+    # The initramfs: the base archive, then this run's files.
+    extra = Cpio()
+    for name in files:
+        extra.add_file(f'tests/{name}', os.path.join(tests, name))
+    if mode == 'ng':
+        extra.add_file(NG_MODULE_GUEST_PATH, module)
+    in_base = tree.load_order(tree.vfio_core() + ['vfio_pci'])
+    for name in load:
+        if name not in in_base:
+            extra.add(tree.guest_path(name), tree.image(name))
+    extra.add('vmtest/run.conf', _run_config({
+        'VMTEST_MODULES': ' '.join(insmods),
+        'VMTEST_TESTS': ' '.join(programs),
+        'VMTEST_CMD': cmd or '',
+        'VMTEST_TEST_TIMEOUT': test_timeout,
+        'VFIO_TEST_MODE': mode,
+        'VFIO_TEST_KERNEL': kernel,
+        'VFIO_TEST_DRIVER_KO': driver_ko,
+        'VFIO_TEST_TOPOLOGY': topology,
+        'VFIO_TEST_HOSTCMD': '/dev/ttyS2',
+    }))
+    initrd = os.path.join(logdir, 'initrd.img')
+    with open(initrd, 'wb') as f:
+        f.write(_base_initramfs(tree))
+        f.write(extra.finish())
+
+    machine = Machine()
+    argv = _qemu_argv(kern, initrd, machine, topology, logdir)
+    with open(os.path.join(logdir, 'qemu-cmdline.txt'), 'w') as f:
+        f.write(shlex.join(argv) + '\n')
+
+    result = Result(kernel=kernel, mode=mode, topology=topology, cmd=cmd, logdir=logdir)
+    session = _Session(result, machine, logdir, echo, verbose, test_timeout)
+    with open(os.path.join(logdir, 'qemu.log'), 'w') as qemu_log:
+        machine.start(argv, qemu_log)
+        try:
+            finished = machine.serve(time.monotonic() + timeout, session.console, session.out)
+        finally:
+            machine.stop()
+            result.seconds = time.monotonic() - session.start
+            session.close()
+
+    if not finished:
+        result.timed_out = True
+        result.fail(f'timeout: the guest did not finish within {timeout:g} s')
+    elif not result.done:
+        with open(os.path.join(logdir, 'qemu.log'), errors='replace') as f:
+            qemu_error = f.read().strip()
+        if machine.proc.returncode and qemu_error:
+            result.fail(f'QEMU failed: {qemu_error.splitlines()[-1]}')
+        else:
+            result.fail('the guest died before its end marker (see console.log)')
+    with open(os.path.join(logdir, 'console.log'), errors='replace') as f:
+        result.findings = scan_console(f.read())
+    result.failed += len(result.findings)
+
+    if not keep:
+        for bulky in ('initrd.img', 'nvme.img'):
+            if os.path.exists(os.path.join(logdir, bulky)):
+                os.unlink(os.path.join(logdir, bulky))
+        if result.ok and not explicit_logdir:
+            shutil.rmtree(logdir)
+            result.logdir = None
+    return result
+
+
+# --------------------------------------------------------------------------
+# Command line
+
+def _parse_args(argv):
+    topologies = '\n'.join(f'  {name:8} {text}' for name, (text, _) in TOPOLOGIES.items())
+    parser = argparse.ArgumentParser(
+        description='Boot a kernel of the matrix under QEMU and run the selftests in it.',
+        epilog=f'topologies:\n{topologies}', formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--kernel', required=True, help='6.1, 6.12 or debug (scripts/kernels.sh list)')
+    parser.add_argument('--mode', required=True, choices=MODES,
+                        help='ng: our module (--module); baseline: the in-tree vfio_pci')
+    parser.add_argument('--topology', default='all', choices=TOPOLOGIES, help='devices (default: all)')
+    parser.add_argument('--module', help='our vfio-pci.ko, built for --kernel (mode ng)')
+    parser.add_argument('--tests', help='directory of t_* programs and other files '
+                        '(default: selftests/out), copied to /tests in the guest')
+    parser.add_argument('--cmd', help='run this shell command instead of the tests, '
+                        'exit with its status')
+    debug = KERNEL_DEFAULTS['debug']
+    parser.add_argument('--timeout', type=float, help='seconds for the whole run (default: '
+                        f'{DEFAULTS["timeout"]}, debug: {debug["timeout"]})')
+    parser.add_argument('--test-timeout', type=int, help='seconds per test program (default: '
+                        f'{DEFAULTS["test_timeout"]}, debug: {debug["test_timeout"]})')
+    parser.add_argument('--logdir', help='keep the logs here (default: a fresh directory '
+                        'in /tmp, removed after a successful run)')
+    parser.add_argument('--keep', action='store_true', help='keep the logdir, initramfs and images')
+    parser.add_argument('--verbose', action='store_true', help='show the kernel console and progress')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = _parse_args(argv)
+    # In --cmd mode stdout belongs to the command: the runner reports on stderr.
+    report = sys.stderr if args.cmd is not None else sys.stdout
+
+    def echo(line):
+        print(line, flush=True)
+
+    try:
+        result = run(kernel=args.kernel, mode=args.mode, topology=args.topology, module=args.module,
+                     tests=args.tests, cmd=args.cmd, timeout=args.timeout, logdir=args.logdir,
+                     keep=args.keep, verbose=args.verbose, echo=echo, test_timeout=args.test_timeout)
+    except SetupError as e:
+        print(f'vmtest: {e}', file=sys.stderr)
+        return 2
+    for line in result.report():
+        print(line, file=report)
+    print(result.timing(), file=report)
+    if args.cmd is not None:
+        return result.status if result.status else int(not result.ok)
+    print(result.summary())
+    print(counts(result.passed, result.failed, result.skipped))
+    return 0 if result.ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
