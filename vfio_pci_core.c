@@ -251,9 +251,11 @@ static int vfio_pci_mapping_attach(struct vfio_pci_ng_device *vpdev,
 	struct file *file;
 
 	ihold(vpdev->map_inode);
+	__module_get(THIS_MODULE);	/* dropped by __fput() for our fops */
 	file = alloc_file_pseudo(vpdev->map_inode, vfio_pci_mnt, "vfio-pci-bar",
 				 O_RDWR, &vfio_pci_map_file_fops);
 	if (IS_ERR(file)) {
+		module_put(THIS_MODULE);
 		iput(vpdev->map_inode);
 		return PTR_ERR(file);
 	}

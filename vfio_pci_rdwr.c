@@ -11,6 +11,7 @@
 
 #include <linux/bitops.h>
 #include <linux/io.h>
+#include <linux/io-64-nonatomic-lo-hi.h>
 #include <linux/nospec.h>
 #include <linux/pci.h>
 #include <linux/pm_runtime.h>
@@ -102,7 +103,7 @@ static void vfio_pci_iowrite(const u8 *kbuf, void __iomem *addr, size_t sz)
 
 	if (sz == 8) {
 		memcpy(&v64, kbuf, 8);
-		writeq(le64_to_cpu(v64), addr);
+		iowrite64_lo_hi(le64_to_cpu(v64), addr);
 	} else if (sz == 4) {
 		memcpy(&v32, kbuf, 4);
 		iowrite32(le32_to_cpu(v32), addr);
@@ -121,7 +122,7 @@ static void vfio_pci_ioread(u8 *kbuf, void __iomem *addr, size_t sz)
 	__le16 v16;
 
 	if (sz == 8) {
-		v64 = cpu_to_le64(readq(addr));
+		v64 = cpu_to_le64(ioread64_lo_hi(addr));
 		memcpy(kbuf, &v64, 8);
 	} else if (sz == 4) {
 		v32 = cpu_to_le32(ioread32(addr));
@@ -138,7 +139,8 @@ static void vfio_pci_ioread(u8 *kbuf, void __iomem *addr, size_t sz)
  * Move @len bytes between @kbuf and the mapping at @pos in naturally
  * aligned accesses: 64-bit ones on memory BARs (@qword, as the in-tree
  * driver since 6.12 does, on every kernel we support), at most 32-bit on
- * I/O BARs and the ROM.  Bytes of the MSI-X table read as 0xff and writes
+ * I/O BARs and the ROM.  An 8-byte ioeventfd on an I/O BAR is two 32-bit
+ * port writes, low first (iowrite64_lo_hi()).  Bytes of the MSI-X table read as 0xff and writes
  * to them are dropped: the table belongs to the kernel, userspace programs
  * vectors with SET_IRQS.
  */
@@ -208,7 +210,7 @@ static ssize_t vfio_pci_bar_rw(struct vfio_pci_ng_device *vpdev,
 	resource_size_t end;
 	int ret = 0;
 
-	end = resource_size(res);
+	end = pci_resource_len(vpdev->pdev, bar);
 	if (is_rom && !end &&
 	    (res->flags & IORESOURCE_ROM_SHADOW))
 		end = 0x20000;
@@ -264,7 +266,8 @@ static ssize_t vfio_pci_bar_rw(struct vfio_pci_ng_device *vpdev,
 
 	if (kbuf != stackbuf)
 		kfree(kbuf);
-	if (!done)
+	/* A fault part way fails the whole call, as in-tree. */
+	if (ret)
 		return ret;
 	*ppos += done;
 	return done;
@@ -481,10 +484,6 @@ long vfio_pci_ioctl_ioeventfd(struct vfio_pci_ng_device *vpdev,
 	pos = ioeventfd.offset & VFIO_PCI_OFFSET_MASK;
 	len = pci_resource_len(vpdev->pdev, index);
 	if (!len || pos >= len || count > len - pos)
-		return -EINVAL;
-	/* I/O space has no 64-bit accesses. */
-	if (count == 8 &&
-	    !(pci_resource_flags(vpdev->pdev, index) & IORESOURCE_MEM))
 		return -EINVAL;
 	/* The MSI-X table is the kernel's. */
 	if (index == vpdev->msix_bar && pos + count > vpdev->msix_offset &&
