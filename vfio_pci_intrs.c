@@ -461,32 +461,36 @@ static void vfio_pci_msi_vector_release(struct vfio_pci_ng_device *vpdev,
 {
 	struct vfio_pci_irq_ctx *ctx = &vpdev->ctx[vector];
 	int irq = pci_irq_vector(vpdev->pdev, vector);
+	u16 cmd;
 
 	irq_bypass_unregister_producer(&ctx->producer);
+	/* free_irq() masks the vector in the MSI-X table: decode must be on. */
+	cmd = vfio_pci_memory_lock_and_enable(vpdev);
 	free_irq(irq, ctx->trigger);
+	vfio_pci_memory_unlock_and_restore(vpdev, cmd);
 	eventfd_ctx_put(ctx->trigger);
 	ctx->trigger = NULL;
 	kfree(ctx->name);
 	ctx->name = NULL;
 }
 
+/*
+ * Point @vector at @trigger (NULL: no eventfd).  Consumes the reference on
+ * @trigger, also on failure.
+ */
 static int vfio_pci_msi_vector_set(struct vfio_pci_ng_device *vpdev,
-				   unsigned int vector, s32 fd, bool msix)
+				   unsigned int vector,
+				   struct eventfd_ctx *trigger, bool msix)
 {
 	struct vfio_pci_irq_ctx *ctx = &vpdev->ctx[vector];
 	struct pci_dev *pdev = vpdev->pdev;
-	struct eventfd_ctx *trigger;
 	int irq, ret;
 	u16 cmd;
 
 	if (ctx->trigger)
 		vfio_pci_msi_vector_release(vpdev, vector);
-	if (fd < 0)
+	if (!trigger)
 		return 0;
-
-	trigger = eventfd_ctx_fdget(fd);
-	if (IS_ERR(trigger))
-		return PTR_ERR(trigger);
 
 	cmd = vfio_pci_memory_lock_and_enable(vpdev);
 	irq = vfio_pci_msi_vector_irq(vpdev, vector, msix);
@@ -539,27 +543,55 @@ err_unlock:
 	return ret;
 }
 
+/*
+ * Set the eventfds of vectors [start, start + count).  Every eventfd is
+ * looked up before any vector changes, so a bad one leaves the vectors as
+ * they were; a failure to set up a host IRQ part way removes what this call
+ * set up.
+ */
 static int vfio_pci_msi_set_block(struct vfio_pci_ng_device *vpdev,
 				  unsigned int start, unsigned int count,
 				  s32 *fds, bool msix)
 {
+	struct eventfd_ctx **triggers;
 	unsigned int i, j;
 	int ret = 0;
 
 	if (start >= vpdev->num_ctx || count > vpdev->num_ctx - start)
 		return -EINVAL;
 
+	triggers = kcalloc(count, sizeof(*triggers), GFP_KERNEL);
+	if (!triggers)
+		return -ENOMEM;
+
+	for (i = 0; fds && i < count; i++) {
+		if (fds[i] < 0)
+			continue;
+		triggers[i] = eventfd_ctx_fdget(fds[i]);
+		if (IS_ERR(triggers[i])) {
+			ret = PTR_ERR(triggers[i]);
+			triggers[i] = NULL;
+			goto out_put;
+		}
+	}
+
 	for (i = 0; i < count; i++) {
-		ret = vfio_pci_msi_vector_set(vpdev, start + i,
-					      fds ? fds[i] : -1, msix);
+		ret = vfio_pci_msi_vector_set(vpdev, start + i, triggers[i],
+					      msix);
+		triggers[i] = NULL;
 		if (ret)
 			break;
 	}
 	if (ret) {
-		/* All or nothing: drop what this call set up. */
 		for (j = 0; j < i; j++)
-			vfio_pci_msi_vector_set(vpdev, start + j, -1, msix);
+			vfio_pci_msi_vector_set(vpdev, start + j, NULL, msix);
 	}
+
+out_put:
+	for (i = 0; i < count; i++)
+		if (triggers[i])
+			eventfd_ctx_put(triggers[i]);
+	kfree(triggers);
 	return ret;
 }
 
