@@ -799,6 +799,40 @@ static bool vfio_pci_devset_owned(struct vfio_device_set *dev_set,
 }
 
 /*
+ * Wake every member of the dev_set for a bus reset: an idle one may be
+ * runtime-suspended, and the PCI core saves and restores config state
+ * around the reset.  On failure nothing stays taken.
+ */
+static int vfio_pci_devset_pm_get(struct vfio_device_set *dev_set)
+{
+	struct vfio_device *it, *undo;
+	int ret;
+
+	list_for_each_entry(it, &dev_set->device_list, dev_set_list) {
+		ret = pm_runtime_resume_and_get(it->dev);
+		if (ret)
+			goto unwind;
+	}
+	return 0;
+
+unwind:
+	list_for_each_entry(undo, &dev_set->device_list, dev_set_list) {
+		if (undo == it)
+			break;
+		pm_runtime_put(undo->dev);
+	}
+	return ret;
+}
+
+static void vfio_pci_devset_pm_put(struct vfio_device_set *dev_set)
+{
+	struct vfio_device *it;
+
+	list_for_each_entry(it, &dev_set->device_list, dev_set_list)
+		pm_runtime_put(it->dev);
+}
+
+/*
  * Reset the dev_set with the caller's proof of ownership.  Every member's
  * memory lock is taken for write and its mappings zapped; the locks are
  * only tried, since another thread may hold one while it waits for the
@@ -818,6 +852,9 @@ static int vfio_pci_devset_hot_reset(struct vfio_pci_ng_device *vpdev,
 		ret = -EINVAL;
 		goto out;
 	}
+	ret = vfio_pci_devset_pm_get(dev_set);
+	if (ret)
+		goto out;
 
 	list_for_each_entry(it, &dev_set->device_list, dev_set_list) {
 		if (!down_write_trylock(&to_vpdev(it)->memory_lock)) {
@@ -840,6 +877,7 @@ static int vfio_pci_devset_hot_reset(struct vfio_pci_ng_device *vpdev,
 			break;
 		up_write(&to_vpdev(it)->memory_lock);
 	}
+	vfio_pci_devset_pm_put(dev_set);
 out:
 	mutex_unlock(&dev_set->lock);
 	return ret;
@@ -924,10 +962,13 @@ static void vfio_pci_devset_try_reset(struct vfio_pci_ng_device *vpdev)
 	if (!slot && pci_probe_reset_bus(pdev->bus))
 		return;
 	if (!vfio_pci_devset_resettable(dev_set, pdev, slot) ||
-	    pci_reset_bus(pdev))
+	    vfio_pci_devset_pm_get(dev_set))
 		return;
-	list_for_each_entry(it, &dev_set->device_list, dev_set_list)
-		to_vpdev(it)->needs_reset = false;
+	if (!pci_reset_bus(pdev)) {
+		list_for_each_entry(it, &dev_set->device_list, dev_set_list)
+			to_vpdev(it)->needs_reset = false;
+	}
+	vfio_pci_devset_pm_put(dev_set);
 }
 
 /*
