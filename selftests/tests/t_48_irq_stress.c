@@ -252,12 +252,18 @@ static void *intx_toggler(void *arg)
 
 static bool open_edu(const char *bdf, struct vt_vfio *v)
 {
+	uint32_t id;
+
 	if (!vt_check_ret(vt_bind(bdf), "bind %s", bdf) ||
 	    !vt_check_ret(vt_vfio_open(v, bdf), "open %s", bdf))
 		return false;
 	vt_check_ret(cmd_write(v->device, false), "%s: Bus Master", bdf);
 	edu_write(v->device, EDU_IRQ_ACK, 0xffffffff);
-	return true;
+	/* The BAR answers (a device whose BARs were lost would raise nothing). */
+	id = 0;
+	if (pread(v->device, &id, 4, (off_t)VT_REGION_OFFSET(0)) != 4)
+		id = 0;
+	return vt_check_eq(id, 0x010000ed, "%s: edu ID register", bdf);
 }
 
 int main(void)

@@ -337,8 +337,8 @@ static void test_bad_eventfds_live_msi(void)
 		vt_end();
 	}
 	if (vt_extension("the in-tree driver takes any negative fd as -1",
-			 "edu: fd -2 for MSI, INTx and the INTx unmask eventfd is EINVAL")) {
-		vt_begin("edu: fd -2 for MSI, INTx and the INTx unmask eventfd is EINVAL");
+			 "edu: fd -2 and INT32_MIN for the live MSI vector are EINVAL")) {
+		vt_begin("edu: fd -2 and INT32_MIN for the live MSI vector are EINVAL");
 		HOSTILE(set_fd(e.dev, TRIG, MSI, 0, -2), EINVAL, "live MSI fd -2");
 		vt_check_ok(set_fd(e.dev, TRIG, MSI, 0, e.msi_efd), "restore");
 		HOSTILE(set_fd(e.dev, TRIG, MSI, 0, INT32_MIN), EINVAL, "live MSI fd INT32_MIN");
@@ -354,11 +354,8 @@ static void test_intx(void)
 
 	vt_begin("edu INTx: MASK by eventfd, bad unmask eventfds, MSI refused");
 	if (!vt_check_ok(set(e.dev, NONE | TRIG, MSI, 0, 0, NULL, 0), "disable MSI") ||
-	    !vt_check_ok(set_fd(e.dev, TRIG, INTX, 0, e.msi_efd), "enable INTx")) {
-		vt_end();
-		close(ufd);
-		return;
-	}
+	    !vt_check_ok(set_fd(e.dev, TRIG, INTX, 0, e.msi_efd), "enable INTx"))
+		vt_bail("cannot switch edu to INTx");
 	e.intx = true;
 	edu_state_ok("INTx enabled");
 	HOSTILE(set_fd(e.dev, MASK, INTX, 0, e.msi_efd), ENOTTY, "MASK by eventfd");
@@ -392,6 +389,38 @@ static void test_intx(void)
 		set(e.dev, NONE | UNMASK, INTX, 0, 1, NULL, 0);
 		vt_check_ok(set_fd(e.dev, UNMASK, INTX, 0, -1), "remove unmask eventfd");
 	}
+	vt_end();
+
+	if (vt_extension("the in-tree driver takes any negative fd as -1",
+			 "edu INTx: fd -2 for the trigger and the unmask eventfd is EINVAL")) {
+		vt_begin("edu INTx: fd -2 for the trigger and the unmask eventfd is EINVAL");
+		HOSTILE(set_fd(e.dev, TRIG, INTX, 0, -2), EINVAL, "INTx trigger fd -2");
+		vt_check_ok(set_fd(e.dev, TRIG, INTX, 0, e.msi_efd), "restore");
+		HOSTILE(set_fd(e.dev, TRIG, INTX, 0, INT32_MIN), EINVAL, "INTx trigger INT32_MIN");
+		vt_check_ok(set_fd(e.dev, TRIG, INTX, 0, e.msi_efd), "restore");
+		/* A registered unmask eventfd must survive a rejected -2. */
+		if (vt_check_ok(set_fd(e.dev, UNMASK, INTX, 0, ufd), "unmask eventfd")) {
+			uint64_t one = 1;
+
+			vt_check_errno(set_fd(e.dev, UNMASK, INTX, 0, -2), EINVAL,
+				       "unmask eventfd fd -2");
+			efd_take(e.msi_efd);
+			edu_write(e.dev, EDU_IRQ_RAISE, 0x1);
+			vt_check(efd_wait(e.msi_efd, WAIT_MS) >= 1, "INTx");
+			edu_write(e.dev, EDU_IRQ_ACK, 0xffffffff);
+			vt_check(write(ufd, &one, sizeof(one)) == sizeof(one),
+				 "write unmask eventfd");
+			edu_write(e.dev, EDU_IRQ_RAISE, 0x1);
+			vt_check(efd_wait(e.msi_efd, WAIT_MS) >= 1,
+				 "unmask eventfd lost after a rejected -2");
+			edu_write(e.dev, EDU_IRQ_ACK, 0xffffffff);
+			set(e.dev, NONE | UNMASK, INTX, 0, 1, NULL, 0);
+			vt_check_ok(set_fd(e.dev, UNMASK, INTX, 0, -1), "remove unmask eventfd");
+		}
+		vt_end();
+	}
+
+	vt_begin("edu: INTx off, MSI on again");
 	vt_check_ok(set(e.dev, NONE | TRIG, INTX, 0, 0, NULL, 0), "disable INTx");
 	e.intx = false;
 	vt_check_ok(set_fd(e.dev, TRIG, MSI, 0, e.msi_efd), "enable MSI again");
@@ -575,7 +604,7 @@ int main(void)
 	close(closed_fd);
 
 	nx = vt_find_devices(0x8086, 0x10d3, devs + 1, VT_MAX_DEVS - 1);
-	vt_plan(11 + (nx > 0 ? 3 : 0));
+	vt_plan(13 + (nx > 0 ? 3 : 0));
 	vt_diag("edu %s (kernel %s, %s)", e.bdf, vt_kernel(), vt_baseline() ? "baseline" : "ng");
 	if (vt_bind(e.bdf) || vt_vfio_open(&e.v, e.bdf) < 0)
 		vt_bail("cannot open %s", e.bdf);
@@ -597,7 +626,7 @@ int main(void)
 	test_data_action();
 	test_bad_eventfds_msi();	/* 2 cases */
 	test_bad_eventfds_live_msi();	/* 3 cases */
-	test_intx();
+	test_intx();			/* 3 cases */
 	test_nothing_enabled();
 	if (nx > 0)
 		test_msix(&devs[1]);	/* 3 cases */
