@@ -15,7 +15,11 @@ total "N passed, N failed, N skipped". Exit status 1 if anything failed.
 
 import argparse
 import os
+import re
+import subprocess
 import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 import vmtest
 
@@ -40,6 +44,9 @@ def _parse_args(argv):
     parser.add_argument('--keep', action='store_true', help='keep logdirs, initramfs and images')
     parser.add_argument('--verbose', action='store_true', help='show the kernel consoles too')
     parser.add_argument('--quiet', action='store_true', help='only failures and summaries')
+    parser.add_argument('--jobs', type=int, default=min(2, os.cpu_count() or 1),
+                        help='VMs run at once, each in its own process (default: 2); '
+                             'a TCG guest keeps one core busy')
     args = parser.parse_args(argv)
     for mode in args.modes:
         if mode not in vmtest.MODES:
@@ -54,6 +61,47 @@ def _parse_args(argv):
     return args
 
 
+SUMMARY = re.compile(r'^\S+ \S+: (\d+) passed, (\d+) failed, (\d+) skipped$')
+TOTAL = re.compile(r'^\d+ passed, \d+ failed, \d+ skipped$')
+
+
+def _run_one(args, kernel, mode):
+    """One VM boot in its own vmtest.py process; returns (output, counts)."""
+    cmd = [sys.executable, os.path.join(vmtest.REPO, 'selftests', 'vmtest.py'),
+           '--kernel', kernel, '--mode', mode, '--topology', args.topology]
+    if mode == 'ng':
+        cmd += ['--module', args.module_for.get(
+            kernel, os.path.join(vmtest.REPO, 'build', kernel, 'vfio-pci.ko'))]
+    if args.tests:
+        cmd += ['--tests', args.tests]
+    if args.timeout:
+        cmd += ['--timeout', str(args.timeout)]
+    if args.logdir:
+        cmd += ['--logdir', os.path.join(args.logdir, f'{kernel}-{mode}')]
+    if args.keep:
+        cmd.append('--keep')
+    if args.verbose:
+        cmd.append('--verbose')
+    with tempfile.TemporaryFile(mode='w+') as out:
+        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL, check=False)
+        out.seek(0)
+        lines = out.read().splitlines()
+    summary = f'{kernel} {mode}: '
+    counts = None
+    for line in lines:
+        match = SUMMARY.match(line)
+        if line.startswith(summary) and match:
+            counts = tuple(int(n) for n in match.groups())
+    if counts is None:
+        lines.append(f'{summary}0 passed, 1 failed, 0 skipped'
+                     f' (vmtest.py exited {proc.returncode} without a summary)')
+        counts = (0, 1, 0)
+    elif proc.returncode and not counts[1]:
+        counts = (counts[0], 1, counts[2])
+    return lines, counts
+
+
 def main(argv=None):
     args = _parse_args(argv)
     try:
@@ -66,36 +114,30 @@ def main(argv=None):
               file=sys.stderr)
         return 2
 
-    def echo(line):
-        print(line, flush=True)
+    # Slowest first (the debug kernel), so that parallel runs finish together.
+    runs = [(k, m) for k in sorted(kernels, key=lambda k: k != 'debug') for m in args.modes]
+    print(f'# {len(runs)} runs, {args.jobs} at a time: '
+          + ', '.join(f'{k} {m}' for k, m in runs), flush=True)
 
-    total = vmtest.Result(kernel='all', mode='all', topology=args.topology)
-    for kernel in kernels:
-        for mode in args.modes:
-            module = None
-            if mode == 'ng':
-                module = args.module_for.get(
-                    kernel, os.path.join(vmtest.REPO, 'build', kernel, 'vfio-pci.ko'))
-            print(f'# {kernel} {mode}: booting', flush=True)
-            try:
-                result = vmtest.run(
-                    kernel=kernel, mode=mode, topology=args.topology, module=module,
-                    tests=args.tests, timeout=args.timeout,
-                    logdir=args.logdir and os.path.join(args.logdir, f'{kernel}-{mode}'),
-                    keep=args.keep, verbose=args.verbose, echo=None if args.quiet else echo)
-            except vmtest.SetupError as e:
-                result = vmtest.Result(kernel=kernel, mode=mode, topology=args.topology)
-                result.fail(f'cannot run: {e}')
-            for line in result.report():
+    passed = failed = skipped = 0
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [pool.submit(_run_one, args, k, m) for k, m in runs]
+        for (kernel, mode), future in zip(runs, futures):
+            lines, (p, f, s) = future.result()
+            print(f'# ---- {kernel} {mode} ----')
+            for line in lines:
+                if args.quiet and not (line.startswith('FAIL') or SUMMARY.match(line)
+                                       or line.startswith('#')):
+                    continue
+                if TOTAL.match(line):
+                    continue    # vmtest's own grand total: ours comes last
                 print(line)
-            if result.seconds is not None:
-                print(result.timing())
-            print(result.summary(), flush=True)
-            total.passed += result.passed
-            total.failed += result.failed
-            total.skipped += result.skipped
-    print(vmtest.counts(total.passed, total.failed, total.skipped))
-    return 0 if total.ok else 1
+            sys.stdout.flush()
+            passed += p
+            failed += f
+            skipped += s
+    print(vmtest.counts(passed, failed, skipped))
+    return 0 if not failed else 1
 
 
 if __name__ == '__main__':

@@ -4,7 +4,7 @@
 
     vmtest.py --kernel {6.1|6.12|debug} --mode {ng|baseline} [--topology NAME]
               [--module KO] [--tests DIR] [--cmd 'shell command'] [--timeout S]
-              [--logdir DIR] [--keep] [--verbose]
+              [--module-params 'p=v ...'] [--logdir DIR] [--keep] [--verbose]
 
 The guest is a busybox initramfs (selftests/vm/init). It loads the vfio core
 and then either our vfio-pci.ko ("ng") or the kernel's own vfio_pci
@@ -19,9 +19,20 @@ counts as one more failure. So does every kernel report in the console log
 teardown step that fails in the guest, a guest that dies before its end
 marker, and a timeout. The last line is "N passed, N failed, N skipped".
 
+Guest environment of each test program (cwd /tmp, stdout and stderr on
+ttyS1, busybox applets in PATH; proc, sysfs, devtmpfs, debugfs and a tmpfs
+/tmp mounted): VFIO_TEST_MODE (ng|baseline), VFIO_TEST_KERNEL,
+VFIO_TEST_TOPOLOGY, VFIO_TEST_DRIVER_KO (the vfio-pci.ko to insmod again after
+an rmmod) and VFIO_TEST_HOSTCMD. Devices have qdev ids (--help lists them);
+tests find them by vendor:device.
+
 Host cue: a guest program that prints "@@HOST <HMP command>" on its stdout
 (ttyS1) gets the command's output, flattened to one line, or "OK", on
 $VFIO_TEST_HOSTCMD (ttyS2); selftests/vm/vmtest-host is the shell helper.
+
+Logs (--logdir): console.log (ttyS0), out.log (ttyS1), host.log (cues),
+qemu-cmdline.txt, qemu.log. On a timeout the guest's blocked tasks and CPU
+backtraces (sysrq w, l) are printed. Unit tests: selftests/vm/test_vmtest.py.
 
 As a library: vmtest.run(kernel=..., mode=..., ...) returns a Result.
 """
@@ -35,7 +46,7 @@ import json
 import lzma
 import os
 import re
-import selectors
+import select
 import shlex
 import shutil
 import signal
@@ -394,6 +405,16 @@ TOPOLOGIES = {
 _SINGLE_TOPOLOGIES = list(TOPOLOGIES.values())
 TOPOLOGIES['all'] = ('all of the above in one machine', lambda logdir: [
     arg for _, devices in _SINGLE_TOPOLOGIES for arg in devices(logdir)])
+# Not in 'all': its nvme has the same ID as nvme0. QEMU 7.2's nvme SR-IOV
+# (docs/system/devices/nvme.rst): vq_flexible >= 2 * max_vfs, vi_flexible >=
+# max_vfs, max_ioqpairs >= vq_flexible + 2, msix_qsize >= vi_flexible + 1.
+TOPOLOGIES['sriov'] = (
+    'nvme-pf0 (1b36:0010, SR-IOV PF, up to 2 VFs) behind rp4',
+    lambda logdir: ['-device', f'pcie-root-port,id=rp4,chassis=4,slot=4,{SLOW_LINK}',
+                    '-device', 'nvme-subsys,id=nvme-subsys0,nqn=vfio-ng-sriov',
+                    '-device', 'nvme,serial=pf0,id=nvme-pf0,bus=rp4,subsys=nvme-subsys0,'
+                    'sriov_max_vfs=2,sriov_vq_flexible=4,sriov_vi_flexible=2,'
+                    'max_ioqpairs=6,msix_qsize=4'])
 
 
 # --------------------------------------------------------------------------
@@ -485,6 +506,7 @@ class Result:
     status: int | None = None    # exit status of --cmd
     done: bool = False        # the guest reached its end marker
     timed_out: bool = False
+    hang_dump: list = dataclasses.field(default_factory=list)  # guest state at a timeout
     ready_seconds: float | None = None  # QEMU start to init running
     seconds: float | None = None        # QEMU start to exit: boot to poweroff
     logdir: str | None = None           # None: removed after success
@@ -509,6 +531,9 @@ class Result:
     def report(self):
         """Lines describing every failure, console excerpts included."""
         lines = [f'FAIL {text}' for text in self.failures]
+        if self.hang_dump:
+            lines.append('guest state at the timeout (sysrq w: blocked tasks, l: CPUs):')
+            lines += [f'    {line}' for line in self.hang_dump]
         for finding in self.findings:
             lines.append(f'FAIL {finding.title()}')
             lines += [f'    {line}' for line in finding.lines]
@@ -575,8 +600,16 @@ def scan_console(text):
 
 
 # --------------------------------------------------------------------------
-# The running machine: serial ports and the QMP monitor are socket pairs
-# handed to QEMU as file descriptors (no socket paths, nothing to race).
+# The running machine. QEMU writes the console and the test output to files
+# that the runner follows: its serial ports write one byte per write(), and a
+# socket holds only a few hundred of those, after which a port that hits a
+# busy reader stalls for good. Host answers (ttyS2) and the QMP monitor are
+# socket pairs handed to QEMU as file descriptors.
+
+POLL_INTERVAL = 0.02
+POWEROFF_GRACE = 60  # seconds from the end marker to QEMU's exit
+HANG_DUMP_WAIT = 5   # seconds the guest gets to print its state on a timeout
+
 
 class Monitor:
     """A minimal QMP client."""
@@ -584,18 +617,25 @@ class Monitor:
     def __init__(self, sock, timeout=60):
         self.sock = sock
         self.sock.settimeout(timeout)
+        self.timeout = timeout
         self.buffer = b''
-        self.ready = False
+        self.negotiated = False
         self.next_id = 0
 
-    def _message(self):
-        while b'\n' not in self.buffer:
-            data = self.sock.recv(65536)
-            if not data:
-                raise OSError('QEMU closed the monitor')
-            self.buffer += data
-        line, self.buffer = self.buffer.split(b'\n', 1)
-        return json.loads(line)
+    def _receive(self, timeout):
+        """Add what QEMU sends within `timeout` s to the buffer; False if nothing."""
+        if not select.select([self.sock], [], [], timeout)[0]:
+            return False
+        data = self.sock.recv(65536)
+        self.buffer += data
+        return bool(data)
+
+    def drain(self):
+        """Drop the greeting and asynchronous events, so that they never pile
+        up (called while no command is in flight)."""
+        while self._receive(0):
+            pass
+        self.buffer = self.buffer.rpartition(b'\n')[2]
 
     def _execute(self, command, arguments=None):
         self.next_id += 1
@@ -603,18 +643,22 @@ class Monitor:
         if arguments:
             request['arguments'] = arguments
         self.sock.sendall(json.dumps(request).encode() + b'\n')
+        deadline = time.monotonic() + self.timeout
         while True:
-            message = self._message()
-            if message.get('id') == self.next_id:
+            while b'\n' not in self.buffer:
+                if not self._receive(max(0, deadline - time.monotonic())):
+                    raise OSError(f'no answer from QEMU to {command}')
+            line, self.buffer = self.buffer.split(b'\n', 1)
+            message = json.loads(line)
+            if message.get('id') == self.next_id:  # else the greeting or an event
                 if 'error' in message:
                     raise OSError(message['error'].get('desc', str(message['error'])))
                 return message['return']
 
     def hmp(self, command_line):
-        if not self.ready:
-            self._message()  # greeting
+        if not self.negotiated:
             self._execute('qmp_capabilities')
-            self.ready = True
+            self.negotiated = True
         return self._execute('human-monitor-command', {'command-line': command_line})
 
 
@@ -637,63 +681,83 @@ class _Lines:
 
 
 class Machine:
-    """One QEMU process: console (ttyS0), test output (ttyS1), host answers
-    (ttyS2) and the QMP monitor, each on a socket pair."""
+    """One QEMU process: kernel console (ttyS0) and test output (ttyS1) in
+    files of the logdir, host answers (ttyS2) and QMP on socket pairs."""
 
-    PORTS = ('console', 'out', 'host', 'qmp')
-
-    def __init__(self):
-        self.ours, self.theirs = {}, {}
-        for port in self.PORTS:
-            self.ours[port], self.theirs[port] = socket.socketpair()
-        self.monitor = Monitor(self.ours['qmp'])
+    def __init__(self, logdir):
+        self.console_log = os.path.join(logdir, 'console.log')
+        self.out_log = os.path.join(logdir, 'out.log')
+        self.host, self.host_theirs = socket.socketpair()
+        qmp, self.qmp_theirs = socket.socketpair()
+        self.monitor = Monitor(qmp)
         self.proc = None
 
     def chardev_args(self):
-        args = []
-        for port in self.PORTS:
-            args += ['-chardev', f'socket,id={port},fd={self.theirs[port].fileno()}']
-            args += ['-mon', 'chardev=qmp,mode=control'] if port == 'qmp' \
-                else ['-serial', f'chardev:{port}']
-        return args
+        return ['-chardev', f'file,id=console,path={_qemu_value(self.console_log)}',
+                '-serial', 'chardev:console',
+                '-chardev', f'file,id=out,path={_qemu_value(self.out_log)}',
+                '-serial', 'chardev:out',
+                '-chardev', f'socket,id=host,fd={self.host_theirs.fileno()}',
+                '-serial', 'chardev:host',
+                '-chardev', f'socket,id=qmp,fd={self.qmp_theirs.fileno()}',
+                '-mon', 'chardev=qmp,mode=control']
 
     def start(self, argv, stderr):
+        for path in (self.console_log, self.out_log):
+            open(path, 'wb').close()  # so that they can be followed from the start
+        theirs = (self.host_theirs, self.qmp_theirs)
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr,
-                                     pass_fds=[s.fileno() for s in self.theirs.values()])
-        for sock in self.theirs.values():
+                                     pass_fds=[s.fileno() for s in theirs])
+        for sock in theirs:
             sock.close()
 
     def answer_host(self, text):
         try:
-            self.ours['host'].sendall(text.encode() + b'\n')
+            self.host.sendall(text.encode() + b'\n')
         except OSError:
-            pass  # QEMU is gone; the run's end says why
+            pass  # QEMU is gone; the end of the run says why
 
     def serve(self, deadline, on_console, on_out):
         """Pass the serial output to the callbacks until QEMU exits or the
-        deadline passes; returns False on timeout."""
-        selector = selectors.DefaultSelector()
-        streams = {'console': _Lines(on_console), 'out': _Lines(on_out), 'host': None}
-        for port, lines in streams.items():
-            self.ours[port].settimeout(10)
-            selector.register(self.ours[port], selectors.EVENT_READ, lines)
+        time.monotonic() value that deadline() returns passes; returns False
+        on timeout."""
+        streams = [(open(self.console_log, 'rb', buffering=0), _Lines(on_console)),
+                   (open(self.out_log, 'rb', buffering=0), _Lines(on_out))]
         try:
-            while selector.get_map():
-                left = deadline - time.monotonic()
-                if left <= 0:
+            while True:
+                exited = self.proc.poll() is not None  # then read what is left
+                busy = False
+                for f, lines in streams:
+                    data = f.read()
+                    if data:
+                        lines.feed(data)
+                        busy = True
+                self.monitor.drain()
+                while select.select([self.host], [], [], 0)[0] and self.host.recv(4096):
+                    pass  # the guest echoing on ttyS2: ignored
+                if exited:
+                    return True
+                if time.monotonic() >= deadline():
                     return False
-                for key, _ in selector.select(min(left, 1.0)):
-                    data = key.fileobj.recv(65536)
-                    if not data:
-                        selector.unregister(key.fileobj)
-                    elif key.data:
-                        key.data.feed(data)
-            return True
+                if not busy:
+                    time.sleep(POLL_INTERVAL)
         finally:
-            selector.close()
-            for lines in streams.values():
-                if lines:
-                    lines.close()
+            for f, lines in streams:
+                lines.close()
+                f.close()
+
+    def dump_hung_guest(self):
+        """Have a guest that timed out show its blocked tasks and what its
+        CPUs run (sysrq w and l, on the console); returns the console.log
+        offset where the dump starts."""
+        offset = os.path.getsize(self.console_log)
+        try:
+            for key in 'wl':
+                self.monitor.hmp(f'sendkey alt-sysrq-{key}')
+        except OSError:
+            return offset
+        time.sleep(HANG_DUMP_WAIT)
+        return offset
 
     def stop(self):
         if self.proc.poll() is None:
@@ -703,8 +767,8 @@ class Machine:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.proc.wait()
-        for sock in self.ours.values():
-            sock.close()
+        self.host.close()
+        self.monitor.sock.close()
 
 
 # --------------------------------------------------------------------------
@@ -721,18 +785,14 @@ class _Session:
         self.test_timeout = test_timeout
         self.start = time.monotonic()
         self.program = None
-        self.out_log = open(os.path.join(logdir, 'out.log'), 'w', errors='replace')
-        self.console_log = open(os.path.join(logdir, 'console.log'), 'w', errors='replace')
+        self.done_at = None  # when the end marker came
         self.host_log = open(os.path.join(logdir, 'host.log'), 'w')
 
     def console(self, line):
-        self.console_log.write(line + '\n')
         if self.verbose:
             self.echo(f'console| {line}')
 
     def out(self, line):
-        self.out_log.write(line + '\n')
-        self.out_log.flush()
         marker = line.find('@@VMTEST ')
         if marker > 0:  # a program's last line had no newline
             self._line(line[:marker])
@@ -766,7 +826,7 @@ class _Session:
             if result.cmd is None:
                 self.program = Program(args[0])
                 self.echo(f'## {args[0]}')
-        elif kind == 'END' and len(args) == 2:
+        elif kind == 'END' and len(args) == 2 and args[1].isdigit():
             if result.cmd is None:
                 self._end_program(int(args[1]))
             else:
@@ -775,6 +835,7 @@ class _Session:
                     result.fail(f'cmd exited with status {result.status}')
         elif kind == 'DONE':
             result.done = True
+            self.done_at = time.monotonic()
 
     def _end_program(self, status):
         program, self.program = self.program, None
@@ -804,11 +865,17 @@ class _Session:
             self.echo(f'# host: {command} -> {answer}')
         self.machine.answer_host(answer)
 
+    def deadline(self, timeout):
+        """When to give up on the guest: `timeout` after the start, or soon
+        after the end marker if the guest fails to power off."""
+        if self.done_at is None:
+            return self.start + timeout
+        return min(self.start + timeout, self.done_at + POWEROFF_GRACE)
+
     def close(self):
         if self.program:  # the guest died while a program ran
             self._end_program(None)
-        for f in (self.out_log, self.console_log, self.host_log):
-            f.close()
+        self.host_log.close()
 
 
 def _guest_modules(tree, mode, module):
@@ -863,15 +930,23 @@ def _qemu_argv(kernel, initrd, machine, topology, logdir):
             '-kernel', kernel.vmlinux, '-initrd', initrd,
             # no_timer_check: on a loaded host the IO-APIC timer check can
             # miss ticks under TCG and panic; devkmsg=on: the phase lines of
-            # /init must not be rate-limited.
-            '-append', 'console=ttyS0,115200 panic=-1 intel_iommu=on no_timer_check printk.devkmsg=on',
+            # /init must not be rate-limited; sysrq: the dump on a timeout.
+            '-append', 'console=ttyS0,115200 panic=-1 intel_iommu=on no_timer_check '
+                       'printk.devkmsg=on sysrq_always_enabled',
             *machine.chardev_args(),
             *TOPOLOGIES[topology][1](logdir)]
 
 
 def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout=None,
-        logdir=None, keep=False, verbose=False, echo=print, test_timeout=None):
+        logdir=None, keep=False, verbose=False, echo=print, test_timeout=None,
+        qemu_args=(), module_params=None):
     """Boot `kernel` with `topology`, run the tests (or `cmd`) in `mode`.
+
+    `module_params` ("enable_sriov=1 ...") go to the insmod of vfio-pci.ko,
+    ours or the in-tree one.
+
+    `qemu_args` go at the end of QEMU's command line (e.g. the benchmark's
+    "-icount shift=0,sleep=off").
 
     Guest output is passed line by line to `echo` (None: quiet). Raises
     SetupError when the run cannot start; returns a Result otherwise.
@@ -912,6 +987,7 @@ def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout
         'VMTEST_TESTS': ' '.join(programs),
         'VMTEST_CMD': cmd or '',
         'VMTEST_TEST_TIMEOUT': test_timeout,
+        'VMTEST_DRIVER_PARAMS': module_params or '',
         'VFIO_TEST_MODE': mode,
         'VFIO_TEST_KERNEL': kernel,
         'VFIO_TEST_DRIVER_KO': driver_ko,
@@ -923,23 +999,28 @@ def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout
         f.write(_base_initramfs(tree))
         f.write(extra.finish())
 
-    machine = Machine()
-    argv = _qemu_argv(kern, initrd, machine, topology, logdir)
+    machine = Machine(logdir)
+    argv = _qemu_argv(kern, initrd, machine, topology, logdir) + list(qemu_args)
     with open(os.path.join(logdir, 'qemu-cmdline.txt'), 'w') as f:
         f.write(shlex.join(argv) + '\n')
 
     result = Result(kernel=kernel, mode=mode, topology=topology, cmd=cmd, logdir=logdir)
     session = _Session(result, machine, logdir, echo, verbose, test_timeout)
+    console_end = None  # where the console stops counting (a hang dump follows)
     with open(os.path.join(logdir, 'qemu.log'), 'w') as qemu_log:
         machine.start(argv, qemu_log)
         try:
-            finished = machine.serve(time.monotonic() + timeout, session.console, session.out)
+            finished = machine.serve(lambda: session.deadline(timeout), session.console, session.out)
+            if not finished and not result.done:
+                console_end = machine.dump_hung_guest()
         finally:
             machine.stop()
             result.seconds = time.monotonic() - session.start
             session.close()
 
-    if not finished:
+    if not finished and result.done:
+        result.fail(f'the guest did not power off within {POWEROFF_GRACE} s of its end marker')
+    elif not finished:
         result.timed_out = True
         result.fail(f'timeout: the guest did not finish within {timeout:g} s')
     elif not result.done:
@@ -949,9 +1030,13 @@ def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout
             result.fail(f'QEMU failed: {qemu_error.splitlines()[-1]}')
         else:
             result.fail('the guest died before its end marker (see console.log)')
-    with open(os.path.join(logdir, 'console.log'), errors='replace') as f:
-        result.findings = scan_console(f.read())
+    with open(os.path.join(logdir, 'console.log'), 'rb') as f:
+        console = f.read().decode(errors='replace')
+    result.findings = scan_console(console[:console_end])
     result.failed += len(result.findings)
+    if console_end is not None:
+        dump = [line.rstrip('\r') for line in console[console_end:].splitlines()]
+        result.hang_dump = dump[:REPORT_MAX_LINES]
 
     if not keep:
         for bulky in ('initrd.img', 'nvme.img'):
@@ -976,6 +1061,8 @@ def _parse_args(argv):
                         help='ng: our module (--module); baseline: the in-tree vfio_pci')
     parser.add_argument('--topology', default='all', choices=TOPOLOGIES, help='devices (default: all)')
     parser.add_argument('--module', help='our vfio-pci.ko, built for --kernel (mode ng)')
+    parser.add_argument('--module-params', help='parameters for the insmod of vfio-pci.ko '
+                        '(both modes), e.g. "enable_sriov=1"')
     parser.add_argument('--tests', help='directory of t_* programs and other files '
                         '(default: selftests/out), copied to /tests in the guest')
     parser.add_argument('--cmd', help='run this shell command instead of the tests, '
@@ -1003,7 +1090,8 @@ def main(argv=None):
     try:
         result = run(kernel=args.kernel, mode=args.mode, topology=args.topology, module=args.module,
                      tests=args.tests, cmd=args.cmd, timeout=args.timeout, logdir=args.logdir,
-                     keep=args.keep, verbose=args.verbose, echo=echo, test_timeout=args.test_timeout)
+                     keep=args.keep, verbose=args.verbose, echo=echo, test_timeout=args.test_timeout,
+                     module_params=args.module_params)
     except SetupError as e:
         print(f'vmtest: {e}', file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@
 import os
 import struct
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -172,6 +173,67 @@ class TapAccounting(unittest.TestCase):
     def test_failed_program_exits_non_zero(self):
         p, problem = self.program(['1..2', 'ok 1', 'not ok 2'], 1)
         self.assertEqual((p.failed, problem), (1, None))
+
+
+class FakeMachine:
+    """Stands in for the QEMU process: records host answers."""
+
+    def __init__(self, monitor_output):
+        self.answers = []
+        self.commands = []
+        outer = self
+
+        class Monitor:
+            def hmp(self, command):
+                outer.commands.append(command)
+                return monitor_output
+
+        self.monitor = Monitor()
+
+    def answer_host(self, text):
+        self.answers.append(text)
+
+
+class GuestOutput(unittest.TestCase):
+
+    def session(self, lines, cmd=None, monitor_output=''):
+        result = vmtest.Result(kernel='6.12', mode='ng', topology='edu', cmd=cmd)
+        machine = FakeMachine(monitor_output)
+        with tempfile.TemporaryDirectory() as logdir:
+            session = vmtest._Session(result, machine, logdir, None, False, 300)
+            for line in lines:
+                session.out(line)
+            session.close()
+        return result, machine
+
+    def test_programs_and_markers(self):
+        result, _ = self.session([
+            '@@VMTEST READY 6.12.117', '@@VMTEST LOG insmod vfio.ko',
+            '@@VMTEST BEGIN t_10_a', '1..2', 'ok 1', 'not ok 2 - broken', '@@VMTEST END t_10_a 1',
+            '@@VMTEST BEGIN t_20_b', '1..1', 'ok 1 - no newline@@VMTEST END t_20_b 0',
+            '@@VMTEST BEGIN t_30_c', '1..1',  # the guest dies here
+        ])
+        self.assertEqual((result.passed, result.failed, result.skipped), (2, 2, 0))
+        self.assertEqual(result.failures, ['t_10_a: not ok 2 - broken',
+                                           't_30_c: did not finish (guest died or timed out)'])
+        self.assertFalse(result.done)
+        self.assertIsNotNone(result.ready_seconds)
+
+    def test_cmd_status_and_guest_failures(self):
+        result, _ = self.session(['@@VMTEST BEGIN cmd', 'ok 1 - not TAP here',
+                                  '@@VMTEST END cmd 3', '@@VMTEST FAIL rmmod vfio_pci',
+                                  '@@VMTEST DONE 3'], cmd='/tests/vfio-demo')
+        self.assertEqual((result.passed, result.failed, result.status, result.done), (0, 2, 3, True))
+        self.assertEqual(result.failures, ['cmd exited with status 3', 'guest: rmmod vfio_pci'])
+        self.assertEqual(result.lines, ['ok 1 - not TAP here'])
+
+    def test_host_cue(self):
+        _, machine = self.session(['@@HOST info pci'],
+                                  monitor_output='  Bus  0:\r\n    edu\x07 device\r\n\r\n')
+        self.assertEqual(machine.commands, ['info pci'])
+        self.assertEqual(machine.answers, ['Bus  0: | edu  device'])
+        _, machine = self.session(['@@HOST device_del nvme0'])
+        self.assertEqual(machine.answers, ['OK'])
 
 
 class Archives(unittest.TestCase):
