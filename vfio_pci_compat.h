@@ -72,6 +72,57 @@ static inline int vfio_pci_compat_set_driver_override(struct pci_dev *pdev,
 #endif
 }
 
+/*
+ * Since 6.6 a device may be opened through its cdev and bound to an iommufd
+ * context instead of a group; hot reset then proves ownership with it.
+ */
+#ifndef VFIO_PCI_HOT_RESET_FLAG_DEV_ID
+#define VFIO_PCI_HOT_RESET_FLAG_DEV_ID		BIT(0)
+#define VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED	BIT(1)
+#define VFIO_PCI_DEVID_OWNED			0
+#define VFIO_PCI_DEVID_NOT_OWNED		-1
+#endif
+
+struct iommufd_ctx;
+
+static inline bool vfio_pci_compat_cdev_opened(struct vfio_device *vdev)
+{
+#ifdef VFIO_PCI_HAVE_VFIO_DEVICE_CDEV_OPENED
+	return vfio_device_cdev_opened(vdev);
+#else
+	return false;
+#endif
+}
+
+static inline struct iommufd_ctx *
+vfio_pci_compat_iommufd_ictx(struct vfio_device *vdev)
+{
+#ifdef VFIO_PCI_HAVE_VFIO_DEVICE_CDEV_OPENED
+	return vfio_iommufd_device_ictx(vdev);
+#else
+	return NULL;
+#endif
+}
+
+/*
+ * What hot reset reports for @vdev to a user of @ictx: the devid when the
+ * device is bound to @ictx, VFIO_PCI_DEVID_OWNED when @ictx owns its group
+ * (the core says -ENOENT), else VFIO_PCI_DEVID_NOT_OWNED.
+ */
+static inline int vfio_pci_compat_iommufd_dev_id(struct vfio_device *vdev,
+						 struct iommufd_ctx *ictx)
+{
+#ifdef VFIO_PCI_HAVE_VFIO_DEVICE_CDEV_OPENED
+	int id = vfio_iommufd_get_dev_id(vdev, ictx);
+
+	if (id >= 0)
+		return id;
+	return id == -ENOENT ? VFIO_PCI_DEVID_OWNED : VFIO_PCI_DEVID_NOT_OWNED;
+#else
+	return VFIO_PCI_DEVID_NOT_OWNED;
+#endif
+}
+
 /* Since 6.3 vma flags change through wrappers only. */
 static inline void vfio_pci_compat_vm_flags_set(struct vm_area_struct *vma,
 						vm_flags_t flags)

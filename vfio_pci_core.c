@@ -631,6 +631,8 @@ struct vfio_pci_reset_walk {
 	int (*fn)(struct pci_dev *pdev, struct vfio_pci_reset_walk *walk);
 	struct vfio_device_set *dev_set;
 	struct vfio_pci_dependent_device *devices;
+	struct iommufd_ctx *ictx;
+	bool all_owned;
 	unsigned int count;
 	unsigned int max;
 	int ret;
@@ -688,15 +690,23 @@ static unsigned int vfio_pci_reset_count(struct pci_dev *pdev, bool slot)
 	return walk.count;
 }
 
-static int vfio_pci_walk_in_set(struct pci_dev *pdev,
-				struct vfio_pci_reset_walk *walk)
+/* The member of @dev_set driving @pdev, or NULL. */
+static struct vfio_device *vfio_pci_devset_find(struct vfio_device_set *dev_set,
+						struct pci_dev *pdev)
 {
 	struct vfio_device *cur;
 
-	list_for_each_entry(cur, &walk->dev_set->device_list, dev_set_list)
+	lockdep_assert_held(&dev_set->lock);
+	list_for_each_entry(cur, &dev_set->device_list, dev_set_list)
 		if (cur->dev == &pdev->dev)
-			return 0;
-	return -EINVAL;
+			return cur;
+	return NULL;
+}
+
+static int vfio_pci_walk_in_set(struct pci_dev *pdev,
+				struct vfio_pci_reset_walk *walk)
+{
+	return vfio_pci_devset_find(walk->dev_set, pdev) ? 0 : -EINVAL;
 }
 
 /*
@@ -730,6 +740,16 @@ static int vfio_pci_walk_fill(struct pci_dev *pdev,
 
 	dep = &walk->devices[walk->count++];
 	dep->group_id = iommu_group_id(group);
+	if (walk->ictx) {
+		/* Opened through the cdev: report devids instead. */
+		struct vfio_device *vdev = vfio_pci_devset_find(walk->dev_set, pdev);
+		int id = vdev ? vfio_pci_compat_iommufd_dev_id(vdev, walk->ictx) :
+				VFIO_PCI_DEVID_NOT_OWNED;
+
+		if (id == VFIO_PCI_DEVID_NOT_OWNED)
+			walk->all_owned = false;
+		dep->group_id = id;
+	}
 	dep->segment = pci_domain_nr(pdev->bus);
 	dep->bus = pdev->bus->number;
 	dep->devfn = pdev->devfn;
@@ -742,7 +762,10 @@ vfio_pci_ioctl_get_hot_reset_info(struct vfio_pci_ng_device *vpdev,
 				  struct vfio_pci_hot_reset_info __user *uarg)
 {
 	unsigned long minsz = offsetofend(struct vfio_pci_hot_reset_info, count);
-	struct vfio_pci_reset_walk walk = { .pdev = vpdev->pdev };
+	struct vfio_pci_reset_walk walk = {
+		.pdev = vpdev->pdev, .dev_set = vpdev->vdev.dev_set,
+		.all_owned = true,
+	};
 	struct vfio_pci_hot_reset_info hdr;
 	unsigned int count;
 	int ret;
@@ -769,7 +792,16 @@ vfio_pci_ioctl_get_hot_reset_info(struct vfio_pci_ng_device *vpdev,
 		return -ENOMEM;
 	walk.max = count;
 	walk.fn = vfio_pci_walk_fill;
+	if (vfio_pci_compat_cdev_opened(&vpdev->vdev))
+		walk.ictx = vfio_pci_compat_iommufd_ictx(&vpdev->vdev);
+	mutex_lock(&walk.dev_set->lock);
 	ret = vfio_pci_reset_walk(&walk);
+	mutex_unlock(&walk.dev_set->lock);
+	if (walk.ictx) {
+		hdr.flags = VFIO_PCI_HOT_RESET_FLAG_DEV_ID;
+		if (walk.all_owned)
+			hdr.flags |= VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED;
+	}
 	if (!ret) {
 		hdr.count = walk.count;
 		if (copy_to_user(uarg->devices, walk.devices,
@@ -781,14 +813,25 @@ vfio_pci_ioctl_get_hot_reset_info(struct vfio_pci_ng_device *vpdev,
 	return ret;
 }
 
-/* Is every member of the dev_set in one of the user's groups? */
+/*
+ * Does the user own every member of the dev_set: through one of the group
+ * fds given, or, for a device opened through its cdev (@ictx), through the
+ * iommufd context the device is bound to?
+ */
 static bool vfio_pci_devset_owned(struct vfio_device_set *dev_set,
-				  struct file **files, unsigned int nfiles)
+				  struct file **files, unsigned int nfiles,
+				  struct iommufd_ctx *ictx)
 {
 	struct vfio_device *cur;
 	unsigned int i;
 
 	list_for_each_entry(cur, &dev_set->device_list, dev_set_list) {
+		if (ictx) {
+			if (vfio_pci_compat_iommufd_dev_id(cur, ictx) ==
+			    VFIO_PCI_DEVID_NOT_OWNED)
+				return false;
+			continue;
+		}
 		for (i = 0; i < nfiles; i++)
 			if (vfio_file_has_dev(files[i], cur))
 				break;
@@ -840,7 +883,8 @@ static void vfio_pci_devset_pm_put(struct vfio_device_set *dev_set)
  */
 static int vfio_pci_devset_hot_reset(struct vfio_pci_ng_device *vpdev,
 				     bool slot, struct file **files,
-				     unsigned int nfiles)
+				     unsigned int nfiles,
+				     struct iommufd_ctx *ictx)
 {
 	struct vfio_device_set *dev_set = vpdev->vdev.dev_set;
 	struct vfio_device *it, *failed = NULL;
@@ -848,7 +892,7 @@ static int vfio_pci_devset_hot_reset(struct vfio_pci_ng_device *vpdev,
 
 	mutex_lock(&dev_set->lock);
 	if (!vfio_pci_devset_resettable(dev_set, vpdev->pdev, slot) ||
-	    !vfio_pci_devset_owned(dev_set, files, nfiles)) {
+	    !vfio_pci_devset_owned(dev_set, files, nfiles, ictx)) {
 		ret = -EINVAL;
 		goto out;
 	}
@@ -903,7 +947,17 @@ static long vfio_pci_ioctl_hot_reset(struct vfio_pci_ng_device *vpdev,
 	if (!slot && pci_probe_reset_bus(vpdev->pdev->bus))
 		return -ENODEV;
 
-	/* At least one group fd, never more than there are devices. */
+	/*
+	 * Opened through the cdev: ownership comes from the iommufd context,
+	 * and no fd may be given.  Otherwise at least one group fd, never more
+	 * than there are devices.
+	 */
+	if (vfio_pci_compat_cdev_opened(&vpdev->vdev)) {
+		if (hdr.count)
+			return -EINVAL;
+		return vfio_pci_devset_hot_reset(vpdev, slot, NULL, 0,
+				vfio_pci_compat_iommufd_ictx(&vpdev->vdev));
+	}
 	if (!hdr.count || hdr.count > vfio_pci_reset_count(vpdev->pdev, slot))
 		return -EINVAL;
 	if (hdr.argsz - minsz < hdr.count * sizeof(*fds))
@@ -930,7 +984,7 @@ static long vfio_pci_ioctl_hot_reset(struct vfio_pci_ng_device *vpdev,
 		}
 	}
 
-	ret = vfio_pci_devset_hot_reset(vpdev, slot, files, hdr.count);
+	ret = vfio_pci_devset_hot_reset(vpdev, slot, files, hdr.count, NULL);
 out:
 	for (i = 0; i < hdr.count && files[i]; i++)
 		fput(files[i]);

@@ -78,6 +78,14 @@ probe PCI_MSIX_ALLOC_DYN "linux/pci.h" '
 probe VFIO_FIND_DEVICE_IN_DEVSET "linux/vfio.h" '
 	vfio_find_device_in_devset(NULL, NULL);'
 
+# 6.6+: devices opened through the vfio device cdev (iommufd) prove
+# ownership for hot reset by their iommufd context, not by group fds.
+probe VFIO_DEVICE_CDEV_OPENED "linux/vfio.h" '
+	struct vfio_device *vdev = NULL;
+	bool cdev __maybe_unused = vfio_device_cdev_opened(vdev);
+	struct iommufd_ctx *ictx __maybe_unused = vfio_iommufd_device_ictx(vdev);
+	int id __maybe_unused = vfio_iommufd_get_dev_id(vdev, ictx);'
+
 {
 	echo "obj-m := $(printf '%s.o ' "${probes[@]}")"
 	echo "ccflags-y := -Werror"
