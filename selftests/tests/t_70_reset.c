@@ -13,10 +13,11 @@
  * marker written into a table entry through the BAR mapping reads 0 again.
  * (QEMU 7.2's nvme keeps its controller registers, AQA included, across an
  * FLR, and its e1000e does not reset on D3hot -> D0 at all: the PM reset
- * is not observable.)  A device in D3hot (set by
- * the user through its PM capability) is brought back to D0 by the reset.
- * A device without a reset method (edu on the root bus) has no RESET flag
- * and the ioctl fails with EINVAL.
+ * is not observable.)  A device in D3hot (set by the user through its PM
+ * capability) is brought back to D0 by the reset, with BAR access refused
+ * (EIO) before it.  Ten resets in a row, then close and reopen.  A device
+ * without a reset method (edu on the root bus) has no RESET flag and the
+ * ioctl fails with EINVAL.
  */
 #define _GNU_SOURCE
 #include "vfio_test.h"

@@ -154,7 +154,8 @@ static void parse_bdf(const char *bdf, unsigned int *seg, unsigned int *bus,
 	unsigned int d = 0, f = 0;
 
 	*seg = *bus = 0;
-	sscanf(bdf, "%x:%x:%x.%x", seg, bus, &d, &f);
+	if (sscanf(bdf, "%x:%x:%x.%x", seg, bus, &d, &f) != 4)
+		vt_diag("cannot parse BDF %s", bdf);
 	*devfn = d << 3 | f;
 }
 

@@ -375,6 +375,15 @@ out:
 		close(iommufd);
 }
 
+static unsigned int devfn_of(const char *bdf)
+{
+	unsigned int seg, bus, dev = 0, fn = 0;
+
+	if (sscanf(bdf, "%x:%x:%x.%x", &seg, &bus, &dev, &fn) != 4)
+		vt_diag("cannot parse BDF %s", bdf);
+	return dev << 3 | fn;
+}
+
 struct hot_reset_info {
 	struct vfio_pci_hot_reset_info hdr;
 	struct vfio_pci_dependent_device devices[MAX_DEPS];
@@ -402,13 +411,9 @@ static void test_hot_reset(const struct vt_dev *a, const struct vt_dev *b)
 	info.hdr.argsz = sizeof(info);
 	if (vt_check_ok(ioctl(c.dev, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, &info),
 			"GET_PCI_HOT_RESET_INFO")) {
-		unsigned int da = 0, db = 0, s, bus;
+		unsigned int da = devfn_of(a->bdf), db = devfn_of(b->bdf);
 		int seen_a = 0, seen_b = 0;
 
-		sscanf(a->bdf, "%x:%x:%x.%x", &s, &bus, &da, &v);
-		da = da << 3 | v;
-		sscanf(b->bdf, "%x:%x:%x.%x", &s, &bus, &db, &v);
-		db = db << 3 | v;
 		vt_check_eq(info.hdr.count, 2, "count");
 		vt_check_eq(info.hdr.flags, T_HOT_RESET_FLAG_DEV_ID | T_HOT_RESET_FLAG_DEV_ID_OWNED,
 			    "flags (DEV_ID | DEV_ID_OWNED)");

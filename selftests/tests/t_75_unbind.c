@@ -48,6 +48,8 @@
 #define UNBIND_WAIT_MS		15000
 #define FAIL_MAX		400
 
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
+
 static long ms_since(const struct timespec *t0)
 {
 	struct timespec t;
@@ -251,8 +253,10 @@ static void test_unbind_mmap(const struct vt_dev *d)
 	vt_check_ok(set_req(v.device, efd), "register REQ eventfd");
 	map = map_bar0(v.device, &len);
 	if (vt_check(map != NULL, "mmap BAR0: %s", vt_errname(errno))) {
-		/* The unbind child must not inherit the mapping (and so the
-		 * device): it would wait for itself. */
+		/*
+		 * The unbind child must not inherit the mapping (and so the
+		 * device): it would wait for itself.
+		 */
 		vt_check_ok(madvise((void *)map, len, MADV_DONTFORK), "MADV_DONTFORK");
 		/* Only the mapping is left. */
 		close(v.device);
@@ -329,7 +333,7 @@ static bool failslab_setup(void)
 	};
 	char path[128];
 
-	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(settings); i++) {
 		snprintf(path, sizeof(path), FAILSLAB "/%s", settings[i][0]);
 		if (vt_sysfs_write(path, settings[i][1])) {
 			vt_diag("%s := %s: %s", path, settings[i][1], vt_errname(errno));
@@ -503,8 +507,10 @@ int main(void)
 	for (int i = 0; i < n && nb < 2; i++)
 		if (vt_behind_bridge(devs[i].bdf))
 			bridged[nb++] = devs[i];
-	/* failslab loops open and bind many times: a device without an
-	 * interrupt pin opens fast on the debug kernel; else edu. */
+	/*
+	 * failslab loops open and bind many times: a device without an
+	 * interrupt pin opens fast on the debug kernel; else edu.
+	 */
 	n = vt_find_devices(0x1b36, 0x0005, devs, VT_MAX_DEVS);
 	quick = n > 0 ? devs[0] : edu;
 
