@@ -7,6 +7,9 @@
 #   make run             set up, build, boot a VM with our driver, run the demo
 #   make check           set up, build (W=1 + sparse), checkpatch, then every
 #                        test on every kernel, with our driver and the in-tree one
+#   make bench           set up, build, then benchmark our driver against the
+#                        in-tree one on every kernel (one VM boot per kernel;
+#                        never fails on a timing)
 #   make setup           install what is missing and prepare the kernel matrix
 #   make clean
 #
@@ -51,8 +54,13 @@ check:
 	$(MAKE) $(addprefix sparse-,$(KERNELS)) selftests checkpatch
 	$(PYTHON) selftests/check.py --kernels "$(KERNELS)"
 
+bench:
+	scripts/setup.sh $(KERNELS)
+	$(MAKE) $(addprefix module-,$(KERNELS)) selftests
+	$(PYTHON) selftests/bench.py --kernels "$(KERNELS)"
+
 clean:
 	rm -rf build
 	$(MAKE) -C selftests clean
 
-.PHONY: all setup selftests checkpatch run check clean
+.PHONY: all setup selftests checkpatch run check bench clean
