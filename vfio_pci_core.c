@@ -911,7 +911,7 @@ static int vfio_pci_devset_hot_reset(struct vfio_pci_ng_device *vpdev,
 
 	if (!ret) {
 		list_for_each_entry(it, &dev_set->device_list, dev_set_list)
-			pci_set_power_state(to_vpdev(it)->pdev, PCI_D0);
+			__vfio_pci_set_power_state(to_vpdev(it), PCI_D0);
 		ret = pci_reset_bus(vpdev->pdev);
 	}
 
@@ -1558,7 +1558,7 @@ static long vfio_pci_ioctl_reset(struct vfio_pci_ng_device *vpdev)
 	 * power state is brought back to D0, as a reset expects.
 	 */
 	vfio_pci_zap_and_down_write_memory_lock(vpdev);
-	pci_set_power_state(vpdev->pdev, PCI_D0);
+	__vfio_pci_set_power_state(vpdev, PCI_D0);
 	ret = pci_try_reset_function(vpdev->pdev);
 	up_write(&vpdev->memory_lock);
 	return ret;
