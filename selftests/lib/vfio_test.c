@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -1117,6 +1118,114 @@ void *vt_bad_pointer(void)
 			page = NULL;
 	}
 	return page;
+}
+
+/* ======================================================================== */
+/* Interrupts: eventfds, VFIO_DEVICE_SET_IRQS, /proc/interrupts              */
+
+int vt_efd_new(void)
+{
+	return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+uint64_t vt_efd_take(int fd)
+{
+	uint64_t v = 0;
+
+	if (fd < 0 || read(fd, &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
+uint64_t vt_efd_wait(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	if (poll(&p, 1, ms) <= 0)
+		return 0;
+	return vt_efd_take(fd);
+}
+
+int vt_set_irqs(int device, uint32_t flags, uint32_t index, uint32_t start, uint32_t count,
+		const void *data, size_t len)
+{
+	size_t sz = sizeof(struct vfio_irq_set) + len;
+	struct vfio_irq_set *s = calloc(1, sz);
+	int ret, err;
+
+	if (!s)
+		return -1;
+	s->argsz = (uint32_t)sz;
+	s->flags = flags;
+	s->index = index;
+	s->start = start;
+	s->count = count;
+	if (len)
+		memcpy(s->data, data, len);
+	ret = ioctl(device, VFIO_DEVICE_SET_IRQS, s);
+	err = errno;
+	free(s);
+	errno = err;
+	return ret;
+}
+
+int vt_irq_action_fd(int device, uint32_t action, uint32_t index, int32_t fd)
+{
+	return vt_set_irqs(device, VFIO_IRQ_SET_DATA_EVENTFD | action, index, 0, 1, &fd,
+			   sizeof(fd));
+}
+
+int vt_irq_set_fd(int device, uint32_t index, int32_t fd)
+{
+	return vt_irq_action_fd(device, VFIO_IRQ_SET_ACTION_TRIGGER, index, fd);
+}
+
+int vt_irq_action_none(int device, uint32_t action, uint32_t index)
+{
+	return vt_set_irqs(device, VFIO_IRQ_SET_DATA_NONE | action, index, 0, 1, NULL, 0);
+}
+
+int vt_irq_action_bool(int device, uint32_t action, uint32_t index, uint8_t b)
+{
+	return vt_set_irqs(device, VFIO_IRQ_SET_DATA_BOOL | action, index, 0, 1, &b, 1);
+}
+
+int vt_irq_disable(int device, uint32_t index)
+{
+	return vt_set_irqs(device, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, index, 0,
+			   0, NULL, 0);
+}
+
+/* Count the lines of /proc/interrupts holding name, or every occurrence. */
+static int proc_irq_count(const char *name, bool each)
+{
+	char line[2048];
+	int n = 0;
+	FILE *f = fopen("/proc/interrupts", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!each) {
+			if (strstr(line, name))
+				n++;
+			continue;
+		}
+		for (char *p = line; (p = strstr(p, name)); p++)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+int vt_proc_irq_lines(const char *name)
+{
+	return proc_irq_count(name, false);
+}
+
+int vt_proc_irq_matches(const char *name)
+{
+	return proc_irq_count(name, true);
 }
 
 /* ======================================================================== */

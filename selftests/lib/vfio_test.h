@@ -13,6 +13,7 @@
  * - VFIO helpers: container + group + type1v2 + device fd, region/irq info
  *   (with capability chains), config region access.
  * - Guarded buffers to catch the kernel writing past an ioctl argument.
+ * - Interrupts: eventfds, VFIO_DEVICE_SET_IRQS wrappers, /proc/interrupts.
  * - A cue to the host side of the runner (QMP/HMP commands).
  *
  * Library functions return 0 (or a count / fd) on success and a negative
@@ -294,6 +295,38 @@ bool vt_guard_intact(const struct vt_guard *g);
 void vt_guard_free(struct vt_guard *g);
 /* The address of a page that cannot be read or written (a bad pointer). */
 void *vt_bad_pointer(void);
+
+/* ------------------------------------------------------------------------ */
+/* Interrupts: eventfds, VFIO_DEVICE_SET_IRQS, /proc/interrupts              */
+
+/* A new eventfd, count 0, close-on-exec and non-blocking (or -1). */
+int vt_efd_new(void);
+/* Consume the eventfd's count without waiting (0 if not signalled or fd < 0). */
+uint64_t vt_efd_take(int fd);
+/* Wait up to ms for the eventfd and consume its count (0: timeout). */
+uint64_t vt_efd_wait(int fd, int ms);
+
+/*
+ * VFIO_DEVICE_SET_IRQS with argsz = header + len and `len` bytes of data
+ * copied after the header.  Returns the ioctl's result (-1 and errno).
+ */
+int vt_set_irqs(int device, uint32_t flags, uint32_t index, uint32_t start, uint32_t count,
+		const void *data, size_t len);
+/* DATA_EVENTFD | action on vector 0 of index: one eventfd (-1 removes it). */
+int vt_irq_action_fd(int device, uint32_t action, uint32_t index, int32_t fd);
+/* DATA_EVENTFD | ACTION_TRIGGER on vector 0 of index. */
+int vt_irq_set_fd(int device, uint32_t index, int32_t fd);
+/* DATA_NONE | action on vector 0 of index (loopback, mask, unmask). */
+int vt_irq_action_none(int device, uint32_t action, uint32_t index);
+/* DATA_BOOL | action on vector 0 of index, with the one bool b. */
+int vt_irq_action_bool(int device, uint32_t action, uint32_t index, uint8_t b);
+/* DATA_NONE | ACTION_TRIGGER with count 0: disable the whole index. */
+int vt_irq_disable(int device, uint32_t index);
+
+/* How many lines of /proc/interrupts contain name (-1: unreadable). */
+int vt_proc_irq_lines(const char *name);
+/* How many times name occurs in /proc/interrupts, all on a line counted (-1: unreadable). */
+int vt_proc_irq_matches(const char *name);
 
 /* ------------------------------------------------------------------------ */
 /* Misc                                                                       */

@@ -69,85 +69,15 @@
 /* ------------------------------------------------------------------------ */
 /* helpers                                                                   */
 
-static int efd_new(void)
-{
-	return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-}
-
-/* Consume the eventfd's count without waiting (0 if not signalled). */
-static uint64_t efd_take(int fd)
-{
-	uint64_t v = 0;
-
-	if (read(fd, &v, sizeof(v)) != sizeof(v))
-		return 0;
-	return v;
-}
-
-/* Wait up to ms for the eventfd and consume its count (0: timeout). */
-static uint64_t efd_wait(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	if (poll(&p, 1, ms) <= 0)
-		return 0;
-	return efd_take(fd);
-}
-
-static int set_irqs(int dev, uint32_t flags, uint32_t index, uint32_t start,
-		    uint32_t count, const void *data, size_t len)
-{
-	size_t sz = sizeof(struct vfio_irq_set) + len;
-	struct vfio_irq_set *s = calloc(1, sz);
-	int ret, err;
-
-	if (!s)
-		return -1;
-	s->argsz = (uint32_t)sz;
-	s->flags = flags;
-	s->index = index;
-	s->start = start;
-	s->count = count;
-	if (len)
-		memcpy(s->data, data, len);
-	ret = ioctl(dev, VFIO_DEVICE_SET_IRQS, s);
-	err = errno;
-	free(s);
-	errno = err;
-	return ret;
-}
-
-static int irq_set_fd(int dev, uint32_t index, int32_t fd)
-{
-	return set_irqs(dev, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
-			index, 0, 1, &fd, sizeof(fd));
-}
-
-static int irq_disable(int dev, uint32_t index)
-{
-	return set_irqs(dev, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
-			index, 0, 0, NULL, 0);
-}
-
-static int irq_action_none(int dev, uint32_t action, uint32_t index)
-{
-	return set_irqs(dev, VFIO_IRQ_SET_DATA_NONE | action, index, 0, 1, NULL, 0);
-}
-
-static int irq_action_bool(int dev, uint32_t action, uint32_t index, uint8_t b)
-{
-	return set_irqs(dev, VFIO_IRQ_SET_DATA_BOOL | action, index, 0, 1, &b, 1);
-}
-
 static int intx_unmask(int dev)
 {
-	return irq_action_none(dev, VFIO_IRQ_SET_ACTION_UNMASK, VFIO_PCI_INTX_IRQ_INDEX);
+	return vt_irq_action_none(dev, VFIO_IRQ_SET_ACTION_UNMASK, VFIO_PCI_INTX_IRQ_INDEX);
 }
 
 static int intx_unmask_fd(int dev, int32_t fd)
 {
-	return set_irqs(dev, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK,
-			VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fd, sizeof(fd));
+	return vt_set_irqs(dev, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK,
+			   VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fd, sizeof(fd));
 }
 
 static int edu_write(int dev, uint32_t off, uint32_t val)
@@ -198,22 +128,6 @@ static uint16_t host_command(const char *bdf)
 	return vt_le16(cfg + PCI_COMMAND);
 }
 
-/* Lines of /proc/interrupts naming this host IRQ ("vfio-msi[0](bdf)"). */
-static int proc_irq_lines(const char *name)
-{
-	char line[1024];
-	int n = 0;
-	FILE *f = fopen("/proc/interrupts", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, name))
-			n++;
-	fclose(f);
-	return n;
-}
-
 /* ------------------------------------------------------------------------ */
 
 static struct vt_vfio v;
@@ -243,69 +157,69 @@ static void test_irq_info(void)
 
 static void test_msi(void)
 {
-	int efd = efd_new(), efd2 = efd_new();
+	int efd = vt_efd_new(), efd2 = vt_efd_new();
 	uint64_t n;
 
 	vt_begin("MSI: raise register fires the eventfd, loopback, swap, disable");
-	if (!vt_check_ok(irq_set_fd(dev, VFIO_PCI_MSI_IRQ_INDEX, efd), "enable MSI"))
+	if (!vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_MSI_IRQ_INDEX, efd), "enable MSI"))
 		goto out;
-	vt_check_eq(proc_irq_lines(msi_name), 1, "/proc/interrupts lines '%s'", msi_name);
-	vt_check_eq(proc_irq_lines(intx_name), 0, "/proc/interrupts lines '%s'", intx_name);
+	vt_check_eq(vt_proc_irq_lines(msi_name), 1, "/proc/interrupts lines '%s'", msi_name);
+	vt_check_eq(vt_proc_irq_lines(intx_name), 0, "/proc/interrupts lines '%s'", intx_name);
 
 	for (int i = 0; i < 3; i++) {
 		edu_raise(dev, 0x1);
-		n = efd_wait(efd, WAIT_MS);
+		n = vt_efd_wait(efd, WAIT_MS);
 		vt_check(n >= 1, "raise %d: MSI eventfd did not fire", i);
 		vt_check(edu_read(dev, EDU_IRQ_STATUS) & 0x1, "irq status after raise");
 		edu_ack_all(dev);
 	}
-	vt_check_eq(efd_wait(efd, QUIET_MS), 0, "eventfd fires with no interrupt");
+	vt_check_eq(vt_efd_wait(efd, QUIET_MS), 0, "eventfd fires with no interrupt");
 
 	/* Loopback: DATA_NONE and DATA_BOOL signal the eventfd without the device. */
-	vt_check_ok(irq_action_none(dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX),
+	vt_check_ok(vt_irq_action_none(dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX),
 		    "loopback DATA_NONE");
-	vt_check_eq(efd_take(efd), 1, "count after loopback DATA_NONE");
-	vt_check_ok(irq_action_bool(dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0),
+	vt_check_eq(vt_efd_take(efd), 1, "count after loopback DATA_NONE");
+	vt_check_ok(vt_irq_action_bool(dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0),
 		    "loopback DATA_BOOL false");
-	vt_check_eq(efd_take(efd), 0, "count after loopback DATA_BOOL false");
-	vt_check_ok(irq_action_bool(dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 1),
+	vt_check_eq(vt_efd_take(efd), 0, "count after loopback DATA_BOOL false");
+	vt_check_ok(vt_irq_action_bool(dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 1),
 		    "loopback DATA_BOOL true");
-	vt_check_eq(efd_take(efd), 1, "count after loopback DATA_BOOL true");
+	vt_check_eq(vt_efd_take(efd), 1, "count after loopback DATA_BOOL true");
 
 	/* Swap the vector's eventfd on the live setup. */
-	if (vt_check_ok(irq_set_fd(dev, VFIO_PCI_MSI_IRQ_INDEX, efd2), "swap eventfd")) {
+	if (vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_MSI_IRQ_INDEX, efd2), "swap eventfd")) {
 		edu_raise(dev, 0x1);
-		vt_check(efd_wait(efd2, WAIT_MS) >= 1, "new eventfd did not fire after swap");
-		vt_check_eq(efd_take(efd), 0, "old eventfd fired after swap");
+		vt_check(vt_efd_wait(efd2, WAIT_MS) >= 1, "new eventfd did not fire after swap");
+		vt_check_eq(vt_efd_take(efd), 0, "old eventfd fired after swap");
 		edu_ack_all(dev);
-		vt_check_eq(proc_irq_lines(msi_name), 1, "/proc/interrupts lines after swap");
+		vt_check_eq(vt_proc_irq_lines(msi_name), 1, "/proc/interrupts lines after swap");
 	}
 	/* Remove the vector's eventfd (fd -1): MSI stays enabled, nobody hears. */
-	if (vt_check_ok(irq_set_fd(dev, VFIO_PCI_MSI_IRQ_INDEX, -1), "remove eventfd (-1)")) {
-		vt_check_eq(proc_irq_lines(msi_name), 0, "/proc/interrupts after fd -1");
+	if (vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_MSI_IRQ_INDEX, -1), "remove eventfd (-1)")) {
+		vt_check_eq(vt_proc_irq_lines(msi_name), 0, "/proc/interrupts after fd -1");
 		/*
 		 * Not raised by the device here: with its IRQ freed the
 		 * vector's message is cleared, and edu's MSI write would be
 		 * a DMA fault at address 0.
 		 */
-		vt_check_ok(irq_action_none(dev, VFIO_IRQ_SET_ACTION_TRIGGER,
-					    VFIO_PCI_MSI_IRQ_INDEX), "loopback with no eventfd");
-		vt_check_eq(efd_take(efd2), 0, "removed eventfd fired");
-		vt_check_ok(irq_set_fd(dev, VFIO_PCI_MSI_IRQ_INDEX, efd), "re-add eventfd");
+		vt_check_ok(vt_irq_action_none(dev, VFIO_IRQ_SET_ACTION_TRIGGER,
+					       VFIO_PCI_MSI_IRQ_INDEX), "loopback with no eventfd");
+		vt_check_eq(vt_efd_take(efd2), 0, "removed eventfd fired");
+		vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_MSI_IRQ_INDEX, efd), "re-add eventfd");
 		edu_raise(dev, 0x1);
-		vt_check(efd_wait(efd, WAIT_MS) >= 1, "re-added eventfd did not fire");
+		vt_check(vt_efd_wait(efd, WAIT_MS) >= 1, "re-added eventfd did not fire");
 		edu_ack_all(dev);
 	}
 
-	vt_check_ok(irq_disable(dev, VFIO_PCI_MSI_IRQ_INDEX), "disable MSI");
-	vt_check_eq(proc_irq_lines(msi_name), 0, "/proc/interrupts after disable");
+	vt_check_ok(vt_irq_disable(dev, VFIO_PCI_MSI_IRQ_INDEX), "disable MSI");
+	vt_check_eq(vt_proc_irq_lines(msi_name), 0, "/proc/interrupts after disable");
 	/* Disabled: edu now raises INTx, which nobody has asked for. */
 	edu_raise(dev, 0x1);
-	vt_check_eq(efd_wait(efd, QUIET_MS), 0, "eventfd fired after MSI disable");
+	vt_check_eq(vt_efd_wait(efd, QUIET_MS), 0, "eventfd fired after MSI disable");
 	edu_ack_all(dev);
-	vt_check_errno(irq_action_none(dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX),
+	vt_check_errno(vt_irq_action_none(dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX),
 		       EINVAL, "loopback after disable");
-	vt_check_errno(irq_disable(dev, VFIO_PCI_MSI_IRQ_INDEX), EINVAL, "second disable");
+	vt_check_errno(vt_irq_disable(dev, VFIO_PCI_MSI_IRQ_INDEX), EINVAL, "second disable");
 out:
 	edu_ack_all(dev);
 	close(efd);
@@ -317,23 +231,23 @@ out:
 static bool intx_fire(int efd, const char *what)
 {
 	edu_raise(dev, 0x1);
-	return vt_check(efd_wait(efd, WAIT_MS) >= 1, "%s: INTx eventfd did not fire", what);
+	return vt_check(vt_efd_wait(efd, WAIT_MS) >= 1, "%s: INTx eventfd did not fire", what);
 }
 
 static bool intx_quiet(int efd, const char *what)
 {
-	return vt_check_eq(efd_wait(efd, QUIET_MS), 0, "%s: INTx eventfd fired", what);
+	return vt_check_eq(vt_efd_wait(efd, QUIET_MS), 0, "%s: INTx eventfd fired", what);
 }
 
 static void test_intx_automask(void)
 {
-	int efd = efd_new();
+	int efd = vt_efd_new();
 
 	vt_begin("INTx: automask, ack + UNMASK by ioctl, twice");
-	if (!vt_check_ok(irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd), "enable INTx"))
+	if (!vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd), "enable INTx"))
 		goto out;
-	vt_check_eq(proc_irq_lines(intx_name), 1, "/proc/interrupts lines '%s'", intx_name);
-	vt_check_eq(efd_wait(efd, QUIET_MS), 0, "INTx eventfd fired before any raise");
+	vt_check_eq(vt_proc_irq_lines(intx_name), 1, "/proc/interrupts lines '%s'", intx_name);
+	vt_check_eq(vt_efd_wait(efd, QUIET_MS), 0, "INTx eventfd fired before any raise");
 
 	for (int round = 0; round < 2; round++) {
 		if (!intx_fire(efd, "raise"))
@@ -353,19 +267,19 @@ static void test_intx_automask(void)
 	/* UNMASK by DATA_BOOL: false does nothing, true unmasks. */
 	if (intx_fire(efd, "raise before BOOL unmask")) {
 		edu_ack_all(dev);
-		vt_check_ok(irq_action_bool(dev, VFIO_IRQ_SET_ACTION_UNMASK,
-					    VFIO_PCI_INTX_IRQ_INDEX, 0), "UNMASK BOOL false");
+		vt_check_ok(vt_irq_action_bool(dev, VFIO_IRQ_SET_ACTION_UNMASK,
+					       VFIO_PCI_INTX_IRQ_INDEX, 0), "UNMASK BOOL false");
 		edu_raise(dev, 0x1);
 		intx_quiet(efd, "raise after UNMASK BOOL false");
 		edu_ack_all(dev);
-		vt_check_ok(irq_action_bool(dev, VFIO_IRQ_SET_ACTION_UNMASK,
-					    VFIO_PCI_INTX_IRQ_INDEX, 1), "UNMASK BOOL true");
+		vt_check_ok(vt_irq_action_bool(dev, VFIO_IRQ_SET_ACTION_UNMASK,
+					       VFIO_PCI_INTX_IRQ_INDEX, 1), "UNMASK BOOL true");
 		intx_fire(efd, "raise after UNMASK BOOL true");
 		edu_ack_all(dev);
 		vt_check_ok(intx_unmask(dev), "UNMASK");
 	}
-	vt_check_ok(irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
-	vt_check_eq(proc_irq_lines(intx_name), 0, "/proc/interrupts after disable");
+	vt_check_ok(vt_irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
+	vt_check_eq(vt_proc_irq_lines(intx_name), 0, "/proc/interrupts after disable");
 out:
 	edu_ack_all(dev);
 	close(efd);
@@ -374,11 +288,11 @@ out:
 
 static void test_intx_unmask_eventfd(void)
 {
-	int efd = efd_new(), ufd = efd_new();
+	int efd = vt_efd_new(), ufd = vt_efd_new();
 	uint64_t one = 1;
 
 	vt_begin("INTx: UNMASK by an unmask eventfd (virqfd), twice, then removed");
-	if (!vt_check_ok(irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd), "enable INTx") ||
+	if (!vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd), "enable INTx") ||
 	    !vt_check_ok(intx_unmask_fd(dev, ufd), "UNMASK DATA_EVENTFD"))
 		goto out;
 	for (int round = 0; round < 2; round++) {
@@ -407,7 +321,7 @@ static void test_intx_unmask_eventfd(void)
 out:
 	close(ufd);
 	ufd = -1;
-	vt_check_ok(irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
+	vt_check_ok(vt_irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
 	edu_ack_all(dev);
 	close(efd);
 	vt_end();
@@ -415,21 +329,21 @@ out:
 
 static void test_intx_pending(void)
 {
-	int efd = efd_new(), ufd = efd_new();
+	int efd = vt_efd_new(), ufd = vt_efd_new();
 	uint64_t one = 1;
 
 	vt_begin("INTx: an interrupt pending at unmask is signalled again, not lost");
-	if (!vt_check_ok(irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd), "enable INTx"))
+	if (!vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd), "enable INTx"))
 		goto out;
 	if (!intx_fire(efd, "raise"))
 		goto out;
 	/* Not acked: the line is still asserted when we unmask. */
 	vt_check_ok(intx_unmask(dev), "UNMASK with the interrupt pending");
-	vt_check(efd_wait(efd, WAIT_MS) >= 1, "pending interrupt not signalled at unmask");
+	vt_check(vt_efd_wait(efd, WAIT_MS) >= 1, "pending interrupt not signalled at unmask");
 	vt_check(host_command(bdf) & PCI_COMMAND_INTX_DISABLE,
 		 "DisINTx cleared although the interrupt is still pending");
 	vt_check_ok(intx_unmask(dev), "UNMASK again, still pending");
-	vt_check(efd_wait(efd, WAIT_MS) >= 1, "still-pending interrupt not signalled");
+	vt_check(vt_efd_wait(efd, WAIT_MS) >= 1, "still-pending interrupt not signalled");
 	edu_ack_all(dev);
 	vt_check_ok(intx_unmask(dev), "UNMASK after ack");
 	intx_quiet(efd, "unmask after ack");
@@ -438,7 +352,7 @@ static void test_intx_pending(void)
 	if (vt_check_ok(intx_unmask_fd(dev, ufd), "UNMASK DATA_EVENTFD") &&
 	    intx_fire(efd, "raise")) {
 		vt_check(write(ufd, &one, sizeof(one)) == sizeof(one), "write unmask eventfd");
-		vt_check(efd_wait(efd, WAIT_MS) >= 1,
+		vt_check(vt_efd_wait(efd, WAIT_MS) >= 1,
 			 "pending interrupt not signalled at unmask by eventfd");
 		edu_ack_all(dev);
 		vt_check(write(ufd, &one, sizeof(one)) == sizeof(one), "write unmask eventfd");
@@ -450,22 +364,22 @@ static void test_intx_pending(void)
 	}
 
 	/* MASK by ioctl: a raise while masked is held, and delivered at unmask. */
-	vt_check_ok(irq_action_none(dev, VFIO_IRQ_SET_ACTION_MASK, VFIO_PCI_INTX_IRQ_INDEX),
+	vt_check_ok(vt_irq_action_none(dev, VFIO_IRQ_SET_ACTION_MASK, VFIO_PCI_INTX_IRQ_INDEX),
 		    "MASK DATA_NONE");
 	vt_check(host_command(bdf) & PCI_COMMAND_INTX_DISABLE, "DisINTx not set by MASK");
 	edu_raise(dev, 0x1);
 	intx_quiet(efd, "raise while masked by ioctl");
 	vt_check_ok(intx_unmask(dev), "UNMASK");
-	vt_check(efd_wait(efd, WAIT_MS) >= 1, "interrupt raised while masked was lost");
+	vt_check(vt_efd_wait(efd, WAIT_MS) >= 1, "interrupt raised while masked was lost");
 	edu_ack_all(dev);
 	vt_check_ok(intx_unmask(dev), "UNMASK");
 	/* MASK by DATA_BOOL false is a no-op, true masks. */
-	vt_check_ok(irq_action_bool(dev, VFIO_IRQ_SET_ACTION_MASK, VFIO_PCI_INTX_IRQ_INDEX, 0),
+	vt_check_ok(vt_irq_action_bool(dev, VFIO_IRQ_SET_ACTION_MASK, VFIO_PCI_INTX_IRQ_INDEX, 0),
 		    "MASK BOOL false");
 	intx_fire(efd, "raise after MASK BOOL false");
 	edu_ack_all(dev);
 	vt_check_ok(intx_unmask(dev), "UNMASK");
-	vt_check_ok(irq_action_bool(dev, VFIO_IRQ_SET_ACTION_MASK, VFIO_PCI_INTX_IRQ_INDEX, 1),
+	vt_check_ok(vt_irq_action_bool(dev, VFIO_IRQ_SET_ACTION_MASK, VFIO_PCI_INTX_IRQ_INDEX, 1),
 		    "MASK BOOL true");
 	edu_raise(dev, 0x1);
 	intx_quiet(efd, "raise after MASK BOOL true");
@@ -473,7 +387,7 @@ static void test_intx_pending(void)
 	vt_check_ok(intx_unmask(dev), "UNMASK");
 	intx_quiet(efd, "unmask after ack");
 out:
-	vt_check_ok(irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
+	vt_check_ok(vt_irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
 	edu_ack_all(dev);
 	close(efd);
 	close(ufd);
@@ -482,24 +396,26 @@ out:
 
 static void test_intx_trigger(void)
 {
-	int efd = efd_new(), efd2 = efd_new();
+	int efd = vt_efd_new(), efd2 = vt_efd_new();
 
 	vt_begin("INTx: loopback, trigger removed (-1) and replaced on the live setup");
-	if (!vt_check_ok(irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd), "enable INTx"))
+	if (!vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd), "enable INTx"))
 		goto out;
-	vt_check_ok(irq_action_none(dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_INTX_IRQ_INDEX),
+	vt_check_ok(vt_irq_action_none(dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_INTX_IRQ_INDEX),
 		    "loopback DATA_NONE");
-	vt_check_eq(efd_take(efd), 1, "count after loopback DATA_NONE");
-	vt_check_ok(irq_action_bool(dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_INTX_IRQ_INDEX, 0),
+	vt_check_eq(vt_efd_take(efd), 1, "count after loopback DATA_NONE");
+	vt_check_ok(vt_irq_action_bool(dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_INTX_IRQ_INDEX,
+				       0),
 		    "loopback DATA_BOOL false");
-	vt_check_eq(efd_take(efd), 0, "count after loopback DATA_BOOL false");
-	vt_check_ok(irq_action_bool(dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_INTX_IRQ_INDEX, 1),
+	vt_check_eq(vt_efd_take(efd), 0, "count after loopback DATA_BOOL false");
+	vt_check_ok(vt_irq_action_bool(dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_INTX_IRQ_INDEX,
+				       1),
 		    "loopback DATA_BOOL true");
-	vt_check_eq(efd_take(efd), 1, "count after loopback DATA_BOOL true");
+	vt_check_eq(vt_efd_take(efd), 1, "count after loopback DATA_BOOL true");
 
 	/* No trigger: INTx stays enabled (and automasks), nobody is told. */
-	if (vt_check_ok(irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, -1), "trigger -1")) {
-		vt_check_eq(proc_irq_lines(intx_name), 1, "/proc/interrupts with no trigger");
+	if (vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, -1), "trigger -1")) {
+		vt_check_eq(vt_proc_irq_lines(intx_name), 1, "/proc/interrupts with no trigger");
 		edu_raise(dev, 0x1);
 		intx_quiet(efd, "raise with trigger removed");
 		vt_check(host_command(bdf) & PCI_COMMAND_INTX_DISABLE,
@@ -508,30 +424,31 @@ static void test_intx_trigger(void)
 		vt_check_ok(intx_unmask(dev), "UNMASK");
 	}
 	/* A new trigger on the live setup. */
-	if (vt_check_ok(irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd2), "new trigger")) {
+	if (vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd2), "new trigger")) {
 		intx_fire(efd2, "raise with the new trigger");
-		vt_check_eq(efd_take(efd), 0, "old trigger fired");
+		vt_check_eq(vt_efd_take(efd), 0, "old trigger fired");
 		edu_ack_all(dev);
 		vt_check_ok(intx_unmask(dev), "UNMASK");
 	}
 	/* Swap directly from one eventfd to another. */
-	if (vt_check_ok(irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd), "swap back")) {
+	if (vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd), "swap back")) {
 		intx_fire(efd, "raise after swap back");
-		vt_check_eq(efd_take(efd2), 0, "swapped-out trigger fired");
+		vt_check_eq(vt_efd_take(efd2), 0, "swapped-out trigger fired");
 		edu_ack_all(dev);
 		vt_check_ok(intx_unmask(dev), "UNMASK");
 	}
-	vt_check_ok(irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
-	vt_check_errno(irq_action_none(dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_INTX_IRQ_INDEX),
+	vt_check_ok(vt_irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
+	vt_check_errno(vt_irq_action_none(dev, VFIO_IRQ_SET_ACTION_TRIGGER,
+					  VFIO_PCI_INTX_IRQ_INDEX),
 		       EINVAL, "loopback after disable");
 	vt_check_errno(intx_unmask(dev), EINVAL, "UNMASK after disable");
-	vt_check_errno(irq_action_none(dev, VFIO_IRQ_SET_ACTION_MASK, VFIO_PCI_INTX_IRQ_INDEX),
+	vt_check_errno(vt_irq_action_none(dev, VFIO_IRQ_SET_ACTION_MASK, VFIO_PCI_INTX_IRQ_INDEX),
 		       EINVAL, "MASK after disable");
 	/* Enabling without a trigger (-1) is allowed, disabling it too. */
-	vt_check_ok(irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, -1), "enable with fd -1");
-	vt_check_eq(proc_irq_lines(intx_name), 1, "/proc/interrupts after enable with -1");
-	vt_check_ok(irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
-	vt_check_eq(proc_irq_lines(intx_name), 0, "/proc/interrupts after disable");
+	vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, -1), "enable with fd -1");
+	vt_check_eq(vt_proc_irq_lines(intx_name), 1, "/proc/interrupts after enable with -1");
+	vt_check_ok(vt_irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
+	vt_check_eq(vt_proc_irq_lines(intx_name), 0, "/proc/interrupts after disable");
 out:
 	edu_ack_all(dev);
 	close(efd);
@@ -541,10 +458,10 @@ out:
 
 static void test_intx_config_disable(void)
 {
-	int efd = efd_new();
+	int efd = vt_efd_new();
 
 	vt_begin("INTx: INTx-disable in the virtual command register masks");
-	if (!vt_check_ok(irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd), "enable INTx"))
+	if (!vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd), "enable INTx"))
 		goto out;
 	/* A command write that leaves DisINTx clear must not undo the automask. */
 	if (intx_fire(efd, "raise")) {
@@ -559,30 +476,30 @@ static void test_intx_config_disable(void)
 	edu_raise(dev, 0x1);
 	intx_quiet(efd, "raise with virtual DisINTx");
 	/* Neither loopback nor UNMASK signal while the user disabled INTx. */
-	vt_check_ok(irq_action_none(dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_INTX_IRQ_INDEX),
+	vt_check_ok(vt_irq_action_none(dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_INTX_IRQ_INDEX),
 		    "loopback with virtual DisINTx");
-	vt_check_eq(efd_take(efd), 0, "loopback signalled with virtual DisINTx");
+	vt_check_eq(vt_efd_take(efd), 0, "loopback signalled with virtual DisINTx");
 	vt_check_ok(intx_unmask(dev), "UNMASK with virtual DisINTx");
 	intx_quiet(efd, "UNMASK with virtual DisINTx");
 	/* Clearing the bit unmasks: the held interrupt arrives now. */
 	cmd_update(dev, 0, PCI_COMMAND_INTX_DISABLE);
-	vt_check(efd_wait(efd, WAIT_MS) >= 1, "interrupt held by DisINTx was lost");
+	vt_check(vt_efd_wait(efd, WAIT_MS) >= 1, "interrupt held by DisINTx was lost");
 	edu_ack_all(dev);
 	vt_check_ok(intx_unmask(dev), "UNMASK");
 	intx_fire(efd, "raise after clearing DisINTx");
 	edu_ack_all(dev);
 	vt_check_ok(intx_unmask(dev), "UNMASK");
-	vt_check_ok(irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
+	vt_check_ok(vt_irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
 
 	/* Enabled while the bit is set: starts masked. */
 	cmd_update(dev, PCI_COMMAND_INTX_DISABLE, 0);
-	if (vt_check_ok(irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd), "enable INTx masked")) {
+	if (vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd), "enable INTx masked")) {
 		edu_raise(dev, 0x1);
 		intx_quiet(efd, "raise, enabled with virtual DisINTx");
 		cmd_update(dev, 0, PCI_COMMAND_INTX_DISABLE);
-		vt_check(efd_wait(efd, WAIT_MS) >= 1, "interrupt lost after clearing DisINTx");
+		vt_check(vt_efd_wait(efd, WAIT_MS) >= 1, "interrupt lost after clearing DisINTx");
 		edu_ack_all(dev);
-		vt_check_ok(irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
+		vt_check_ok(vt_irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
 	}
 out:
 	cmd_update(dev, 0, PCI_COMMAND_INTX_DISABLE);
@@ -613,51 +530,53 @@ static void test_config_disable_no_irq(void)
 
 static void test_switching(void)
 {
-	int mfd = efd_new(), ifd = efd_new();
+	int mfd = vt_efd_new(), ifd = vt_efd_new();
 
 	vt_begin("MSI <-> INTx switching needs an explicit disable");
-	if (!vt_check_ok(irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, ifd), "enable INTx"))
+	if (!vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, ifd), "enable INTx"))
 		goto out;
-	vt_check_errno(irq_set_fd(dev, VFIO_PCI_MSI_IRQ_INDEX, mfd), EINVAL,
+	vt_check_errno(vt_irq_set_fd(dev, VFIO_PCI_MSI_IRQ_INDEX, mfd), EINVAL,
 		       "enable MSI while INTx is enabled");
-	vt_check_errno(irq_disable(dev, VFIO_PCI_MSI_IRQ_INDEX), EINVAL,
+	vt_check_errno(vt_irq_disable(dev, VFIO_PCI_MSI_IRQ_INDEX), EINVAL,
 		       "disable MSI while INTx is enabled");
-	vt_check_eq(proc_irq_lines(msi_name), 0, "/proc/interrupts MSI after refusal");
+	vt_check_eq(vt_proc_irq_lines(msi_name), 0, "/proc/interrupts MSI after refusal");
 	intx_fire(ifd, "INTx after refused MSI enable");
-	vt_check_eq(efd_take(mfd), 0, "MSI eventfd fired on INTx");
+	vt_check_eq(vt_efd_take(mfd), 0, "MSI eventfd fired on INTx");
 	edu_ack_all(dev);
 	vt_check_ok(intx_unmask(dev), "UNMASK");
 
-	vt_check_ok(irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx (DATA_NONE count 0)");
-	if (vt_check_ok(irq_set_fd(dev, VFIO_PCI_MSI_IRQ_INDEX, mfd), "enable MSI")) {
+	vt_check_ok(vt_irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX),
+		    "disable INTx (DATA_NONE count 0)");
+	if (vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_MSI_IRQ_INDEX, mfd), "enable MSI")) {
 		edu_raise(dev, 0x1);
-		vt_check(efd_wait(mfd, WAIT_MS) >= 1, "MSI did not fire after switch");
-		vt_check_eq(efd_take(ifd), 0, "INTx eventfd fired on MSI");
+		vt_check(vt_efd_wait(mfd, WAIT_MS) >= 1, "MSI did not fire after switch");
+		vt_check_eq(vt_efd_take(ifd), 0, "INTx eventfd fired on MSI");
 		edu_ack_all(dev);
-		vt_check_errno(irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, ifd), EINVAL,
+		vt_check_errno(vt_irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, ifd), EINVAL,
 			       "enable INTx while MSI is enabled");
-		vt_check_errno(irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), EINVAL,
+		vt_check_errno(vt_irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), EINVAL,
 			       "disable INTx while MSI is enabled");
-		vt_check_eq(proc_irq_lines(intx_name), 0, "/proc/interrupts INTx after refusal");
+		vt_check_eq(vt_proc_irq_lines(intx_name), 0, "/proc/interrupts INTx after refusal");
 		edu_raise(dev, 0x1);
-		vt_check(efd_wait(mfd, WAIT_MS) >= 1, "MSI after refused INTx enable");
+		vt_check(vt_efd_wait(mfd, WAIT_MS) >= 1, "MSI after refused INTx enable");
 		edu_ack_all(dev);
-		vt_check_ok(irq_disable(dev, VFIO_PCI_MSI_IRQ_INDEX), "disable MSI");
+		vt_check_ok(vt_irq_disable(dev, VFIO_PCI_MSI_IRQ_INDEX), "disable MSI");
 	}
-	if (vt_check_ok(irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, ifd), "enable INTx again")) {
+	if (vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, ifd), "enable INTx again")) {
 		intx_fire(ifd, "INTx after switching back");
-		vt_check_eq(efd_take(mfd), 0, "MSI eventfd fired on INTx");
+		vt_check_eq(vt_efd_take(mfd), 0, "MSI eventfd fired on INTx");
 		edu_ack_all(dev);
-		vt_check_ok(irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
+		vt_check_ok(vt_irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
 	}
 	/* Several round trips. */
 	for (int i = 0; i < 5; i++) {
-		vt_check_ok(irq_set_fd(dev, VFIO_PCI_MSI_IRQ_INDEX, mfd), "trip %d: MSI on", i);
-		vt_check_ok(irq_disable(dev, VFIO_PCI_MSI_IRQ_INDEX), "trip %d: MSI off", i);
-		vt_check_ok(irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, ifd), "trip %d: INTx on", i);
-		vt_check_ok(irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "trip %d: INTx off", i);
+		vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_MSI_IRQ_INDEX, mfd), "trip %d: MSI on", i);
+		vt_check_ok(vt_irq_disable(dev, VFIO_PCI_MSI_IRQ_INDEX), "trip %d: MSI off", i);
+		vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, ifd), "trip %d: INTx on",
+			    i);
+		vt_check_ok(vt_irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "trip %d: INTx off", i);
 	}
-	vt_check_eq(proc_irq_lines(msi_name) + proc_irq_lines(intx_name), 0,
+	vt_check_eq(vt_proc_irq_lines(msi_name) + vt_proc_irq_lines(intx_name), 0,
 		    "/proc/interrupts after the round trips");
 out:
 	edu_ack_all(dev);
@@ -672,7 +591,8 @@ static bool wait_factorial(int efd, const char *what)
 
 	edu_write(dev, EDU_STATUS, EDU_STATUS_IRQFACT);
 	edu_write(dev, EDU_FACT, 10);
-	if (!vt_check(efd_wait(efd, WAIT_MS) >= 1, "%s: no factorial-completion interrupt", what))
+	if (!vt_check(vt_efd_wait(efd, WAIT_MS) >= 1, "%s: no factorial-completion interrupt",
+		      what))
 		return false;
 	val = edu_read(dev, EDU_FACT);
 	vt_check_eq(val, 3628800, "%s: 10!", what);
@@ -685,19 +605,19 @@ static bool wait_factorial(int efd, const char *what)
 
 static void test_factorial(void)
 {
-	int efd = efd_new();
+	int efd = vt_efd_new();
 
 	vt_begin("factorial-completion interrupt by MSI and by INTx");
-	if (vt_check_ok(irq_set_fd(dev, VFIO_PCI_MSI_IRQ_INDEX, efd), "enable MSI")) {
+	if (vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_MSI_IRQ_INDEX, efd), "enable MSI")) {
 		wait_factorial(efd, "MSI");
-		vt_check_ok(irq_disable(dev, VFIO_PCI_MSI_IRQ_INDEX), "disable MSI");
+		vt_check_ok(vt_irq_disable(dev, VFIO_PCI_MSI_IRQ_INDEX), "disable MSI");
 	}
-	if (vt_check_ok(irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd), "enable INTx")) {
+	if (vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd), "enable INTx")) {
 		wait_factorial(efd, "INTx");
 		vt_check_ok(intx_unmask(dev), "UNMASK");
 		wait_factorial(efd, "INTx after unmask");
 		vt_check_ok(intx_unmask(dev), "UNMASK");
-		vt_check_ok(irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
+		vt_check_ok(vt_irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
 	}
 	edu_write(dev, EDU_STATUS, 0);
 	edu_ack_all(dev);
@@ -714,7 +634,7 @@ static bool edu_dma(int efd, uint64_t src, uint64_t dst, uint32_t cmd, const cha
 	edu_write(dev, EDU_DMA_DST, (uint32_t)dst);
 	edu_write(dev, EDU_DMA_CNT, DMA_LEN);
 	edu_write(dev, EDU_DMA_CMD, cmd | EDU_DMA_RUN | EDU_DMA_IRQ_EN);
-	if (!vt_check(efd_wait(efd, WAIT_MS) >= 1, "%s: no DMA-completion MSI", what))
+	if (!vt_check(vt_efd_wait(efd, WAIT_MS) >= 1, "%s: no DMA-completion MSI", what))
 		return false;
 	c = edu_read(dev, EDU_DMA_CMD);
 	vt_check(!(c & EDU_DMA_RUN), "%s: DMA still running after its interrupt (cmd %#x)",
@@ -730,7 +650,7 @@ static void test_dma(void)
 	struct vfio_iommu_type1_dma_map map = { .argsz = sizeof(map) };
 	struct vfio_iommu_type1_dma_unmap unmap = { .argsz = sizeof(unmap) };
 	size_t len = 2 * EDU_DMA_SIZE;
-	int efd = efd_new();
+	int efd = vt_efd_new();
 	uint8_t *buf;
 
 	vt_begin("DMA RAM -> edu -> RAM through the vIOMMU, completion by MSI");
@@ -747,7 +667,7 @@ static void test_dma(void)
 	map.size = len;
 	if (!vt_check_ok(ioctl(v.container, VFIO_IOMMU_MAP_DMA, &map), "MAP_DMA"))
 		goto out_unmap;
-	if (!vt_check_ok(irq_set_fd(dev, VFIO_PCI_MSI_IRQ_INDEX, efd), "enable MSI"))
+	if (!vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_MSI_IRQ_INDEX, efd), "enable MSI"))
 		goto out_dma;
 
 	if (edu_dma(efd, DMA_IOVA, EDU_DMA_BUF, 0, "RAM -> edu") &&
@@ -755,7 +675,7 @@ static void test_dma(void)
 		vt_check(memcmp(buf, buf + EDU_DMA_SIZE, DMA_LEN) == 0 &&
 			 buf[EDU_DMA_SIZE + DMA_LEN] == 0,
 			 "data after the round trip differs");
-	vt_check_ok(irq_disable(dev, VFIO_PCI_MSI_IRQ_INDEX), "disable MSI");
+	vt_check_ok(vt_irq_disable(dev, VFIO_PCI_MSI_IRQ_INDEX), "disable MSI");
 out_dma:
 	unmap.iova = DMA_IOVA;
 	unmap.size = len;

@@ -56,56 +56,10 @@ static const uint32_t e1k_cause[E1K_NCAUSES] = {
 /* ------------------------------------------------------------------------ */
 /* helpers                                                                   */
 
-static int efd_new(void)
-{
-	return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-}
-
-static uint64_t efd_take(int fd)
-{
-	uint64_t v = 0;
-
-	if (fd < 0 || read(fd, &v, sizeof(v)) != sizeof(v))
-		return 0;
-	return v;
-}
-
-static uint64_t efd_wait(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	if (poll(&p, 1, ms) <= 0)
-		return 0;
-	return efd_take(fd);
-}
-
-static int set_irqs(int dev, uint32_t flags, uint32_t index, uint32_t start,
-		    uint32_t count, const void *data, size_t len)
-{
-	size_t sz = sizeof(struct vfio_irq_set) + len;
-	struct vfio_irq_set *s = calloc(1, sz);
-	int ret, err;
-
-	if (!s)
-		return -1;
-	s->argsz = (uint32_t)sz;
-	s->flags = flags;
-	s->index = index;
-	s->start = start;
-	s->count = count;
-	if (len)
-		memcpy(s->data, data, len);
-	ret = ioctl(dev, VFIO_DEVICE_SET_IRQS, s);
-	err = errno;
-	free(s);
-	errno = err;
-	return ret;
-}
-
 static int set_fds(int dev, uint32_t index, uint32_t start, uint32_t count, const int32_t *fds)
 {
-	return set_irqs(dev, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, index,
-			start, count, fds, count * sizeof(int32_t));
+	return vt_set_irqs(dev, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, index,
+			   start, count, fds, count * sizeof(int32_t));
 }
 
 static int set_fd(int dev, uint32_t index, uint32_t vector, int32_t fd)
@@ -113,22 +67,16 @@ static int set_fd(int dev, uint32_t index, uint32_t vector, int32_t fd)
 	return set_fds(dev, index, vector, 1, &fd);
 }
 
-static int irq_disable(int dev, uint32_t index)
-{
-	return set_irqs(dev, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, index, 0, 0,
-			NULL, 0);
-}
-
 static int loop_none(int dev, uint32_t start, uint32_t count)
 {
-	return set_irqs(dev, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
-			VFIO_PCI_MSIX_IRQ_INDEX, start, count, NULL, 0);
+	return vt_set_irqs(dev, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+			   VFIO_PCI_MSIX_IRQ_INDEX, start, count, NULL, 0);
 }
 
 static int loop_bool(int dev, uint32_t start, uint32_t count, const uint8_t *b)
 {
-	return set_irqs(dev, VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER,
-			VFIO_PCI_MSIX_IRQ_INDEX, start, count, b, count);
+	return vt_set_irqs(dev, VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER,
+			   VFIO_PCI_MSIX_IRQ_INDEX, start, count, b, count);
 }
 
 static int bar_write(int dev, uint32_t off, uint32_t val)
@@ -218,7 +166,7 @@ static bool check_fired(const int *efds, const struct vset *want, const char *wh
 	bool ok = true;
 
 	for (int i = 0; i < want->n; i++) {
-		uint64_t c = efd_take(efds[i]);
+		uint64_t c = vt_efd_take(efds[i]);
 		uint64_t w = want->on[i] ? 1 : 0;
 
 		if (c != w && ok)
@@ -231,7 +179,7 @@ static bool check_fired(const int *efds, const struct vset *want, const char *wh
 static void drain(const int *efds, int n)
 {
 	for (int i = 0; i < n; i++)
-		efd_take(efds[i]);
+		vt_efd_take(efds[i]);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -294,7 +242,7 @@ static void test_all_vectors(struct mdev *m)
 	drain(m->efd, m->nvec);
 	if (enable_all(m, "all")) {
 		check_proc(m->d->bdf, &all, "after enable");
-		vt_check_eq(efd_wait(m->efd[0], QUIET_MS), 0, "vector 0 fired by itself");
+		vt_check_eq(vt_efd_wait(m->efd[0], QUIET_MS), 0, "vector 0 fired by itself");
 		vt_check_ok(loop_none(m->dev, 0, (uint32_t)m->nvec), "loopback DATA_NONE, all");
 		check_fired(m->efd, &all, "DATA_NONE all");
 		vt_check_ok(loop_none(m->dev, (uint32_t)k, 1), "loopback DATA_NONE vector %d", k);
@@ -308,12 +256,12 @@ static void test_all_vectors(struct mdev *m)
 		for (int i = 1; i < m->nvec; i++)
 			one.on[i] = bools[i - 1];
 		check_fired(m->efd, &one, "DATA_BOOL from vector 1");
-		vt_check_ok(irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), "disable");
+		vt_check_ok(vt_irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), "disable");
 	}
 	vset_none(&all, m->nvec);
 	check_proc(m->d->bdf, &all, "after disable");
 	vt_check_errno(loop_none(m->dev, 0, 1), EINVAL, "loopback after disable");
-	vt_check_errno(irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), EINVAL, "second disable");
+	vt_check_errno(vt_irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), EINVAL, "second disable");
 	vt_end();
 }
 
@@ -339,10 +287,10 @@ static bool e1k_fire(struct mdev *m, int cause, int vector, const char *what)
 
 	drain(m->efd, m->nvec);
 	bar_write(m->dev, E1K_ICS, e1k_cause[cause]);
-	ok = vt_check(efd_wait(m->fds[vector], WAIT_MS) >= 1,
+	ok = vt_check(vt_efd_wait(m->fds[vector], WAIT_MS) >= 1,
 		      "%s: cause %d did not fire vector %d", what, cause, vector);
 	for (int i = 0; i < m->nvec; i++)
-		if (m->efd[i] != m->fds[vector] && efd_take(m->efd[i]))
+		if (m->efd[i] != m->fds[vector] && vt_efd_take(m->efd[i]))
 			ok = vt_check(false, "%s: cause %d also fired vector %d's eventfd",
 				      what, cause, i);
 	/* Clear the cause so that the next raise is a new interrupt. */
@@ -367,7 +315,7 @@ static void test_device_raised(struct mdev *m)
 {
 	static const int straight[E1K_NCAUSES] = { 0, 1, 2, 3, 4 };
 	static const int reversed[E1K_NCAUSES] = { 4, 3, 2, 1, 0 };
-	int spare = efd_new();
+	int spare = vt_efd_new();
 
 	vt_begin("%s %s: interrupts raised by the device arrive on the right vector",
 		 m->d->name, m->d->bdf);
@@ -382,7 +330,7 @@ static void test_device_raised(struct mdev *m)
 	if (vt_check_ok(set_fd(m->dev, VFIO_PCI_MSIX_IRQ_INDEX, 2, spare), "swap vector 2")) {
 		m->fds[2] = spare;
 		e1k_fire(m, 2, 2, "after swap");
-		vt_check_eq(efd_take(m->efd[2]), 0, "swapped-out eventfd of vector 2");
+		vt_check_eq(vt_efd_take(m->efd[2]), 0, "swapped-out eventfd of vector 2");
 	}
 	/* Several rounds on one vector: each raise is one interrupt. */
 	for (int r = 0; r < 10; r++)
@@ -390,7 +338,7 @@ static void test_device_raised(struct mdev *m)
 			break;
 out:
 	e1k_quiesce(m);
-	vt_check_ok(irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), "disable");
+	vt_check_ok(vt_irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), "disable");
 	drain(m->efd, m->nvec);
 	close(spare);
 	vt_end();
@@ -399,7 +347,7 @@ out:
 static void test_swap_remove(struct mdev *m)
 {
 	struct vset want;
-	int k = m->nvec / 2, spare = efd_new(), spare2 = efd_new();
+	int k = m->nvec / 2, spare = vt_efd_new(), spare2 = vt_efd_new();
 
 	vt_begin("%s %s: swap one vector's eventfd, remove it (-1), re-add it",
 		 m->d->name, m->d->bdf);
@@ -412,7 +360,7 @@ static void test_swap_remove(struct mdev *m)
 			"swap vector %d", k)) {
 		check_proc(m->d->bdf, &want, "after swap");
 		vt_check_ok(loop_none(m->dev, 0, (uint32_t)m->nvec), "loopback all");
-		vt_check_eq(efd_take(spare), 1, "new eventfd of vector %d", k);
+		vt_check_eq(vt_efd_take(spare), 1, "new eventfd of vector %d", k);
 		want.on[k] = false;
 		check_fired(m->efd, &want, "after swap");
 		want.on[k] = true;
@@ -423,7 +371,7 @@ static void test_swap_remove(struct mdev *m)
 		want.on[k] = false;
 		check_proc(m->d->bdf, &want, "after removing one vector");
 		vt_check_ok(loop_none(m->dev, 0, (uint32_t)m->nvec), "loopback all");
-		vt_check_eq(efd_take(spare), 0, "removed vector %d's eventfd", k);
+		vt_check_eq(vt_efd_take(spare), 0, "removed vector %d's eventfd", k);
 		check_fired(m->efd, &want, "after removing one vector");
 	}
 	/* Re-add it with yet another eventfd. */
@@ -432,8 +380,8 @@ static void test_swap_remove(struct mdev *m)
 		want.on[k] = true;
 		check_proc(m->d->bdf, &want, "after re-adding");
 		vt_check_ok(loop_none(m->dev, (uint32_t)k, 1), "loopback vector %d", k);
-		vt_check_eq(efd_take(spare2), 1, "re-added vector %d", k);
-		vt_check_eq(efd_take(spare), 0, "old eventfd of vector %d", k);
+		vt_check_eq(vt_efd_take(spare2), 1, "re-added vector %d", k);
+		vt_check_eq(vt_efd_take(spare), 0, "old eventfd of vector %d", k);
 	}
 	/* Swap every vector at once to the same eventfd, then back. */
 	for (int i = 0; i < m->nvec; i++)
@@ -441,14 +389,14 @@ static void test_swap_remove(struct mdev *m)
 	if (vt_check_ok(set_fds(m->dev, VFIO_PCI_MSIX_IRQ_INDEX, 0, (uint32_t)m->nvec, m->fds),
 			"all vectors to one eventfd")) {
 		vt_check_ok(loop_none(m->dev, 0, (uint32_t)m->nvec), "loopback all");
-		vt_check_eq(efd_take(spare), (uint64_t)m->nvec, "shared eventfd count");
+		vt_check_eq(vt_efd_take(spare), (uint64_t)m->nvec, "shared eventfd count");
 		vset_none(&want, m->nvec);
 		check_fired(m->efd, &want, "old eventfds after moving all");
 	}
 	enable_all(m, "back to one eventfd each");
 	vset_range(&want, m->nvec, 0, m->nvec);
 	check_proc(m->d->bdf, &want, "after moving back");
-	vt_check_ok(irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), "disable");
+	vt_check_ok(vt_irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), "disable");
 out:
 	drain(m->efd, m->nvec);
 	close(spare);
@@ -492,7 +440,7 @@ static void test_partial_disable(struct mdev *m)
 		vt_check_ok(loop_none(m->dev, 0, (uint32_t)m->nvec), "loopback all");
 		check_fired(m->efd, &want, "upper half back");
 	}
-	vt_check_ok(irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), "full disable");
+	vt_check_ok(vt_irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), "full disable");
 	vset_none(&want, m->nvec);
 	check_proc(m->d->bdf, &want, "after full disable");
 out:
@@ -519,9 +467,9 @@ static void test_start_offset(struct mdev *m)
 			want.on[0] = true;
 			check_proc(m->d->bdf, &want, "after adding vector 0");
 			vt_check_ok(loop_none(m->dev, 0, 1), "loopback vector 0");
-			vt_check_eq(efd_take(m->efd[0]), 1, "vector 0");
+			vt_check_eq(vt_efd_take(m->efd[0]), 1, "vector 0");
 		}
-		vt_check_ok(irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), "disable");
+		vt_check_ok(vt_irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), "disable");
 	}
 	drain(m->efd, m->nvec);
 	vt_end();
@@ -552,8 +500,9 @@ static void test_grow(struct mdev *m)
 		if (vt_check_ok(ret, "add vector %d to the live set", last)) {
 			want.on[last] = true;
 			check_proc(m->d->bdf, &want, "after growing");
-			vt_check_ok(loop_none(m->dev, (uint32_t)last, 1), "loopback vector %d", last);
-			vt_check_eq(efd_take(m->efd[last]), 1, "grown vector %d", last);
+			vt_check_ok(loop_none(m->dev, (uint32_t)last, 1), "loopback vector %d",
+				    last);
+			vt_check_eq(vt_efd_take(m->efd[last]), 1, "grown vector %d", last);
 		}
 		if (mid != last &&
 		    vt_check_ok(set_fd(m->dev, VFIO_PCI_MSIX_IRQ_INDEX, (uint32_t)mid, m->efd[mid]),
@@ -580,7 +529,7 @@ static void test_grow(struct mdev *m)
 		vt_check_ok(loop_none(m->dev, 0, 2), "loopback 0-1");
 		check_fired(m->efd, &want, "after refused growth");
 	}
-	vt_check_ok(irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), "disable");
+	vt_check_ok(vt_irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), "disable");
 	vset_none(&want, m->nvec);
 	check_proc(m->d->bdf, &want, "after disable");
 out:
@@ -591,7 +540,7 @@ out:
 static void test_exclusive(struct mdev *m)
 {
 	struct vfio_irq_info msi;
-	int efd = efd_new();
+	int efd = vt_efd_new();
 	bool has_msi = vt_irq_info(m->dev, VFIO_PCI_MSI_IRQ_INDEX, &msi) == 0 && msi.count;
 	struct vset none;
 
@@ -604,27 +553,27 @@ static void test_exclusive(struct mdev *m)
 		vt_check_errno(set_fd(m->dev, VFIO_PCI_INTX_IRQ_INDEX, 0, efd), EINVAL,
 			       "enable INTx with MSI-X enabled");
 		vt_check_ok(loop_none(m->dev, 0, 1), "MSI-X vector 0 still works");
-		vt_check_eq(efd_take(m->efd[0]), 1, "vector 0 after refusals");
-		vt_check_ok(irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), "disable");
+		vt_check_eq(vt_efd_take(m->efd[0]), 1, "vector 0 after refusals");
+		vt_check_ok(vt_irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), "disable");
 	}
 	if (has_msi && vt_check_ok(set_fd(m->dev, VFIO_PCI_MSI_IRQ_INDEX, 0, efd), "enable MSI")) {
 		vt_check_errno(set_fd(m->dev, VFIO_PCI_MSIX_IRQ_INDEX, 0, m->efd[0]), EINVAL,
 			       "enable MSI-X with MSI enabled");
 		check_proc(m->d->bdf, &none, "after refused MSI-X");
-		vt_check_ok(irq_disable(m->dev, VFIO_PCI_MSI_IRQ_INDEX), "disable MSI");
+		vt_check_ok(vt_irq_disable(m->dev, VFIO_PCI_MSI_IRQ_INDEX), "disable MSI");
 	}
 	if (vt_check_ok(set_fd(m->dev, VFIO_PCI_INTX_IRQ_INDEX, 0, efd), "enable INTx")) {
 		vt_check_errno(set_fd(m->dev, VFIO_PCI_MSIX_IRQ_INDEX, 0, m->efd[0]), EINVAL,
 			       "enable MSI-X with INTx enabled");
 		check_proc(m->d->bdf, &none, "after refused MSI-X");
-		vt_check_ok(irq_disable(m->dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
+		vt_check_ok(vt_irq_disable(m->dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
 	}
 	/* And MSI-X works again after all that. */
 	if (enable_all(m, "again")) {
 		vt_check_ok(loop_none(m->dev, 0, (uint32_t)m->nvec), "loopback all");
 		vset_range(&none, m->nvec, 0, m->nvec);
 		check_fired(m->efd, &none, "after the switches");
-		vt_check_ok(irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), "disable");
+		vt_check_ok(vt_irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), "disable");
 	}
 	drain(m->efd, m->nvec);
 	close(efd);
@@ -644,13 +593,13 @@ static void test_close_teardown(struct mdev *m)
 		check_proc(m->d->bdf, &none, "after close");
 		/* The eventfds are free again: nothing signals them any more. */
 		for (int i = 0; i < m->nvec; i++)
-			vt_check_eq(efd_take(m->efd[i]), 0, "vector %d after close", i);
+			vt_check_eq(vt_efd_take(m->efd[i]), 0, "vector %d after close", i);
 		m->dev = ioctl(m->v.group, VFIO_GROUP_GET_DEVICE_FD, m->d->bdf);
 		m->v.device = m->dev;
 		if (vt_check_ok(m->dev, "reopen") && enable_all(m, "after reopen")) {
 			vt_check_ok(loop_none(m->dev, 0, 1), "loopback vector 0");
-			vt_check_eq(efd_take(m->efd[0]), 1, "vector 0 after reopen");
-			vt_check_ok(irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), "disable");
+			vt_check_eq(vt_efd_take(m->efd[0]), 1, "vector 0 after reopen");
+			vt_check_ok(vt_irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), "disable");
 		}
 	}
 	vt_end();
@@ -721,7 +670,7 @@ static bool cmd_memory(struct mdev *m, bool on)
 static void test_table_writes(struct mdev *m)
 {
 	struct msix_table t;
-	int k = m->nvec > 2 ? 2 : 0, j = m->nvec - 1, spare = efd_new();
+	int k = m->nvec > 2 ? 2 : 0, j = m->nvec - 1, spare = vt_efd_new();
 
 	vt_begin("%s %s: vector removal and swap with memory decode off reach the table",
 		 m->d->name, m->d->bdf);
@@ -747,7 +696,7 @@ static void test_table_writes(struct mdev *m)
 		vt_check_eq(table_masked(&t, j), 0,
 			    "vector %d swapped with decode off is masked in the device", j);
 		vt_check_ok(loop_none(m->dev, (uint32_t)j, 1), "loopback vector %d", j);
-		vt_check_eq(efd_take(spare), 1, "swapped vector %d", j);
+		vt_check_eq(vt_efd_take(spare), 1, "swapped vector %d", j);
 		if (m->e1000e && e1k_route(m, (const int[E1K_NCAUSES]){ 0, 1, 2, 3, 4 })) {
 			m->fds[j] = spare;
 			e1k_fire(m, j, j, "device raise on the vector swapped with decode off");
@@ -755,7 +704,7 @@ static void test_table_writes(struct mdev *m)
 			e1k_quiesce(m);
 		}
 	}
-	vt_check_ok(irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), "disable");
+	vt_check_ok(vt_irq_disable(m->dev, VFIO_PCI_MSIX_IRQ_INDEX), "disable");
 	for (int i = 0; i < m->nvec; i++)
 		if (table_masked(&t, i) != 1) {
 			vt_check(false, "vector %d not masked after disable", i);
@@ -793,7 +742,7 @@ static void run_device(const struct vt_dev *d)
 	if (m.nvec > MAXV)
 		m.nvec = MAXV;
 	for (int i = 0; i < m.nvec; i++)
-		m.efd[i] = efd_new();
+		m.efd[i] = vt_efd_new();
 	/* Bus Master: without it the device's MSI-X writes are dropped. */
 	if (!vt_config_read16(m.dev, PCI_COMMAND, &cmd))
 		vt_config_write16(m.dev, PCI_COMMAND,

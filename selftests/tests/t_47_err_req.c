@@ -39,68 +39,16 @@
 #define REQ_WAIT_MS		10000
 #define QUIET_MS		1000
 
-static int efd_new(void)
-{
-	return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-}
-
-static uint64_t efd_take(int fd)
-{
-	uint64_t v = 0;
-
-	if (read(fd, &v, sizeof(v)) != sizeof(v))
-		return 0;
-	return v;
-}
-
-static uint64_t efd_wait(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	if (poll(&p, 1, ms) <= 0)
-		return 0;
-	return efd_take(fd);
-}
-
-static int set_irqs(int dev, uint32_t flags, uint32_t index, uint32_t start,
-		    uint32_t count, const void *data, size_t len)
-{
-	size_t sz = sizeof(struct vfio_irq_set) + len;
-	struct vfio_irq_set *s = calloc(1, sz);
-	int ret, err;
-
-	if (!s)
-		return -1;
-	s->argsz = (uint32_t)sz;
-	s->flags = flags;
-	s->index = index;
-	s->start = start;
-	s->count = count;
-	if (len)
-		memcpy(s->data, data, len);
-	ret = ioctl(dev, VFIO_DEVICE_SET_IRQS, s);
-	err = errno;
-	free(s);
-	errno = err;
-	return ret;
-}
-
-static int set_fd(int dev, uint32_t index, int32_t fd)
-{
-	return set_irqs(dev, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, index, 0,
-			1, &fd, sizeof(fd));
-}
-
 static int loop_none(int dev, uint32_t index, uint32_t count)
 {
-	return set_irqs(dev, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, index, 0,
-			count, NULL, 0);
+	return vt_set_irqs(dev, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, index, 0,
+			   count, NULL, 0);
 }
 
 static int loop_bool(int dev, uint32_t index, uint8_t b)
 {
-	return set_irqs(dev, VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER, index, 0, 1,
-			&b, 1);
+	return vt_set_irqs(dev, VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER, index, 0, 1,
+			   &b, 1);
 }
 
 /* The root port (parent bridge) of a device, from its sysfs path. */
@@ -153,7 +101,7 @@ static struct vt_vfio v;
 static void test_info_loopback(int dev, uint32_t index, const char *name)
 {
 	struct vfio_irq_info info;
-	int efd = efd_new(), efd2 = efd_new();
+	int efd = vt_efd_new(), efd2 = vt_efd_new();
 
 	vt_begin("%s: irq info, loopback, swap, removal", name);
 	if (vt_check_ret(vt_irq_info(dev, index, &info), "irq info")) {
@@ -163,22 +111,22 @@ static void test_info_loopback(int dev, uint32_t index, const char *name)
 	/* Nothing registered: DATA_NONE has nothing to signal. */
 	vt_check_errno(loop_none(dev, index, 1), EINVAL, "DATA_NONE with no eventfd");
 	vt_check_ok(loop_bool(dev, index, 1), "DATA_BOOL with no eventfd");
-	if (vt_check_ok(set_fd(dev, index, efd), "register eventfd")) {
+	if (vt_check_ok(vt_irq_set_fd(dev, index, efd), "register eventfd")) {
 		vt_check_ok(loop_none(dev, index, 1), "loopback DATA_NONE");
-		vt_check_eq(efd_take(efd), 1, "after DATA_NONE");
+		vt_check_eq(vt_efd_take(efd), 1, "after DATA_NONE");
 		vt_check_ok(loop_bool(dev, index, 0), "loopback DATA_BOOL false");
-		vt_check_eq(efd_take(efd), 0, "after DATA_BOOL false");
+		vt_check_eq(vt_efd_take(efd), 0, "after DATA_BOOL false");
 		vt_check_ok(loop_bool(dev, index, 1), "loopback DATA_BOOL true");
-		vt_check_eq(efd_take(efd), 1, "after DATA_BOOL true");
-		vt_check_ok(set_fd(dev, index, efd2), "swap eventfd");
+		vt_check_eq(vt_efd_take(efd), 1, "after DATA_BOOL true");
+		vt_check_ok(vt_irq_set_fd(dev, index, efd2), "swap eventfd");
 		vt_check_ok(loop_none(dev, index, 1), "loopback after swap");
-		vt_check_eq(efd_take(efd2), 1, "new eventfd");
-		vt_check_eq(efd_take(efd), 0, "old eventfd");
-		vt_check_ok(set_fd(dev, index, -1), "remove eventfd (-1)");
+		vt_check_eq(vt_efd_take(efd2), 1, "new eventfd");
+		vt_check_eq(vt_efd_take(efd), 0, "old eventfd");
+		vt_check_ok(vt_irq_set_fd(dev, index, -1), "remove eventfd (-1)");
 		vt_check_errno(loop_none(dev, index, 1), EINVAL, "DATA_NONE after removal");
-		vt_check_eq(efd_take(efd2), 0, "removed eventfd");
+		vt_check_eq(vt_efd_take(efd2), 0, "removed eventfd");
 		/* DATA_NONE count 0 clears, once: then there is nothing to clear. */
-		vt_check_ok(set_fd(dev, index, efd), "register again");
+		vt_check_ok(vt_irq_set_fd(dev, index, efd), "register again");
 		vt_check_ok(loop_none(dev, index, 0), "DATA_NONE count 0 (clear)");
 		vt_check_errno(loop_none(dev, index, 1), EINVAL, "DATA_NONE after clear");
 		vt_check_errno(loop_none(dev, index, 0), EINVAL, "clear with nothing registered");
@@ -202,7 +150,7 @@ static bool host_inject(const char *what)
 static void test_aer(int dev)
 {
 	uint16_t cmd, port_cmd = 0, vid = 0;
-	int efd = efd_new();
+	int efd = vt_efd_new();
 	bool port_set = false;
 
 	vt_begin("ERR: an injected uncorrectable error (COMP_ABORT) fires the ERR eventfd");
@@ -222,28 +170,30 @@ static void test_aer(int dev)
 		port_set = vt_check_ret(sysfs_cfg16(port, PCI_COMMAND, &c, true),
 					"root port command | SERR");
 	}
-	if (!vt_check_ok(set_fd(dev, VFIO_PCI_ERR_IRQ_INDEX, efd), "register ERR eventfd"))
+	if (!vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_ERR_IRQ_INDEX, efd), "register ERR eventfd"))
 		goto out;
 
 	if (host_inject("first"))
-		vt_check(efd_wait(efd, AER_WAIT_MS) >= 1, "ERR eventfd did not fire within %d ms",
+		vt_check(vt_efd_wait(efd, AER_WAIT_MS) >= 1,
+			 "ERR eventfd did not fire within %d ms",
 			 AER_WAIT_MS);
 	vt_check_ret(vt_config_read16(dev, PCI_VENDOR_ID, &vid), "config read after the error");
 	vt_check_eq(vid, 0x1af4, "vendor ID after the error");
 
 	/* Removed: a real error is not signalled on the old eventfd. */
-	vt_check_ok(set_fd(dev, VFIO_PCI_ERR_IRQ_INDEX, -1), "remove ERR eventfd");
+	vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_ERR_IRQ_INDEX, -1), "remove ERR eventfd");
 	if (host_inject("with no ERR eventfd"))
-		vt_check_eq(efd_wait(efd, QUIET_MS * 2), 0, "removed ERR eventfd fired");
+		vt_check_eq(vt_efd_wait(efd, QUIET_MS * 2), 0, "removed ERR eventfd fired");
 
 	/* Registered again: signalled again. */
-	efd_take(efd);
-	if (vt_check_ok(set_fd(dev, VFIO_PCI_ERR_IRQ_INDEX, efd), "register again") &&
+	vt_efd_take(efd);
+	if (vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_ERR_IRQ_INDEX, efd), "register again") &&
 	    host_inject("after re-registering"))
-		vt_check(efd_wait(efd, AER_WAIT_MS) >= 1, "re-registered ERR eventfd did not fire");
+		vt_check(vt_efd_wait(efd, AER_WAIT_MS) >= 1,
+			 "re-registered ERR eventfd did not fire");
 	vt_check_ret(vt_config_read16(dev, PCI_VENDOR_ID, &vid), "config read after the errors");
 	vt_check_eq(vid, 0x1af4, "vendor ID after the errors");
-	vt_check_ok(set_fd(dev, VFIO_PCI_ERR_IRQ_INDEX, -1), "remove ERR eventfd");
+	vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_ERR_IRQ_INDEX, -1), "remove ERR eventfd");
 out:
 	if (port_set)
 		sysfs_cfg16(port, PCI_COMMAND, &port_cmd, true);
@@ -279,15 +229,16 @@ static bool wait_done(struct unbinder *u, int ms)
 static void test_req_unbind(void)
 {
 	struct unbinder u = { 0 };
-	int efd = efd_new();
+	int efd = vt_efd_new();
 	uint64_t n;
 
 	vt_begin("REQ: unbind while open signals REQ, completes once the user closes");
-	if (!vt_check_ok(set_fd(v.device, VFIO_PCI_REQ_IRQ_INDEX, efd), "register REQ eventfd"))
+	if (!vt_check_ok(vt_irq_set_fd(v.device, VFIO_PCI_REQ_IRQ_INDEX, efd),
+			 "register REQ eventfd"))
 		goto out;
 	if (!vt_check(pthread_create(&u.thread, NULL, unbind_thread, &u) == 0, "pthread_create"))
 		goto out;
-	n = efd_wait(efd, REQ_WAIT_MS);
+	n = vt_efd_wait(efd, REQ_WAIT_MS);
 	vt_check(n >= 1, "REQ eventfd did not fire within %d ms of the unbind", REQ_WAIT_MS);
 	/* The unbind waits for us: still bound, the device still answers. */
 	vt_check(!u.done, "unbind returned while the device was open (%s)",

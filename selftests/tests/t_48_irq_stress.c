@@ -37,67 +37,10 @@
 #define DURATION_MS	5000
 #define INTX_WAIT_MS	2000
 
-static int efd_new(void)
-{
-	return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-}
-
-static uint64_t efd_take(int fd)
-{
-	uint64_t v = 0;
-
-	if (read(fd, &v, sizeof(v)) != sizeof(v))
-		return 0;
-	return v;
-}
-
-static uint64_t efd_wait(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	if (poll(&p, 1, ms) <= 0)
-		return 0;
-	return efd_take(fd);
-}
-
-static int set_irqs(int dev, uint32_t flags, uint32_t index, uint32_t start,
-		    uint32_t count, const void *data, size_t len)
-{
-	struct {
-		struct vfio_irq_set s;
-		uint8_t data[8];
-	} a;
-
-	if (len > sizeof(a.data)) {
-		errno = EINVAL;
-		return -1;
-	}
-	memset(&a, 0, sizeof(a));
-	a.s.argsz = (uint32_t)(sizeof(a.s) + len);
-	a.s.flags = flags;
-	a.s.index = index;
-	a.s.start = start;
-	a.s.count = count;
-	if (len)
-		memcpy(a.data, data, len);
-	return ioctl(dev, VFIO_DEVICE_SET_IRQS, &a);
-}
-
-static int set_fd(int dev, uint32_t action, uint32_t index, int32_t fd)
-{
-	return set_irqs(dev, VFIO_IRQ_SET_DATA_EVENTFD | action, index, 0, 1, &fd, sizeof(fd));
-}
-
 static int intx_action(int dev, uint32_t action)
 {
-	return set_irqs(dev, VFIO_IRQ_SET_DATA_NONE | action, VFIO_PCI_INTX_IRQ_INDEX, 0, 1,
-			NULL, 0);
-}
-
-static int irq_disable(int dev, uint32_t index)
-{
-	return set_irqs(dev, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, index, 0, 0,
-			NULL, 0);
+	return vt_set_irqs(dev, VFIO_IRQ_SET_DATA_NONE | action, VFIO_PCI_INTX_IRQ_INDEX, 0, 1,
+			   NULL, 0);
 }
 
 static int edu_write(int dev, uint32_t off, uint32_t val)
@@ -158,20 +101,21 @@ static void *msi_swapper(void *arg)
 	struct msi_state *s = arg;
 
 	while (!atomic_load(&stop)) {
-		int old = atomic_load(&s->efd), efd = efd_new();
+		int old = atomic_load(&s->efd), efd = vt_efd_new();
 
 		if (efd < 0) {
 			error("eventfd", errno);
 			break;
 		}
-		if (set_fd(s->dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, efd)) {
+		if (vt_irq_action_fd(s->dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX,
+				     efd)) {
 			error("MSI eventfd swap", errno);
 			close(efd);
 			break;
 		}
 		atomic_store(&s->efd, efd);
 		/* The old eventfd is no longer signalled: its count is final. */
-		s->delivered += efd_take(old);
+		s->delivered += vt_efd_take(old);
 		close(old);
 		s->swaps++;
 		usleep(1000);
@@ -198,13 +142,13 @@ static void *intx_raiser(void *arg)
 			break;
 		}
 		s->raises++;
-		n = efd_wait(s->efd, INTX_WAIT_MS);
+		n = vt_efd_wait(s->efd, INTX_WAIT_MS);
 		if (!n) {
 			/* Maybe masked by the toggler right now: unmask ourselves. */
 			s->late++;
 			if (intx_action(s->dev, VFIO_IRQ_SET_ACTION_UNMASK))
 				error("INTx unmask (late)", errno);
-			n = efd_wait(s->efd, INTX_WAIT_MS);
+			n = vt_efd_wait(s->efd, INTX_WAIT_MS);
 			if (!n) {
 				s->lost++;
 				vt_diag("INTx raise %lu lost", s->raises);
@@ -215,7 +159,7 @@ static void *intx_raiser(void *arg)
 		if (edu_write(s->dev, EDU_IRQ_ACK, 0x1))
 			error("INTx ack", errno);
 		/* Duplicates signalled by the toggler's unmask before the ack. */
-		efd_take(s->efd);
+		vt_efd_take(s->efd);
 		if (i % 2) {
 			if (write(s->ufd, &one, sizeof(one)) != sizeof(one))
 				error("unmask eventfd", errno);
@@ -295,16 +239,16 @@ int main(void)
 	if (!open_edu(devs[b].bdf, &vb))
 		vt_bail("cannot open %s", devs[b].bdf);
 	ms.dev = va.device;
-	atomic_store(&ms.efd, efd_new());
+	atomic_store(&ms.efd, vt_efd_new());
 	is.dev = vb.device;
-	is.efd = efd_new();
-	is.ufd = efd_new();
-	vt_check_ok(set_fd(ms.dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX,
-			   atomic_load(&ms.efd)), "enable MSI");
-	vt_check_ok(set_fd(is.dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_INTX_IRQ_INDEX, is.efd),
-		    "enable INTx");
-	vt_check_ok(set_fd(is.dev, VFIO_IRQ_SET_ACTION_UNMASK, VFIO_PCI_INTX_IRQ_INDEX, is.ufd),
-		    "unmask eventfd");
+	is.efd = vt_efd_new();
+	is.ufd = vt_efd_new();
+	vt_check_ok(vt_irq_action_fd(ms.dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX,
+				     atomic_load(&ms.efd)), "enable MSI");
+	vt_check_ok(vt_irq_action_fd(is.dev, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_INTX_IRQ_INDEX,
+				     is.efd), "enable INTx");
+	vt_check_ok(vt_irq_action_fd(is.dev, VFIO_IRQ_SET_ACTION_UNMASK, VFIO_PCI_INTX_IRQ_INDEX,
+				     is.ufd), "unmask eventfd");
 	if (!vt_end())
 		vt_bail("setup failed");
 
@@ -326,7 +270,7 @@ int main(void)
 		pthread_join(t[i], NULL);
 	elapsed = now_ms() - t0;
 	usleep(100000);
-	ms.delivered += efd_take(atomic_load(&ms.efd));
+	ms.delivered += vt_efd_take(atomic_load(&ms.efd));
 
 	vt_diag("MSI:  %lu raised, %lu delivered, %lu eventfd swaps", ms.raises, ms.delivered,
 		ms.swaps);
@@ -350,29 +294,31 @@ int main(void)
 		int efd = atomic_load(&ms.efd);
 		uint64_t one = 1;
 
-		efd_take(efd);
+		vt_efd_take(efd);
 		edu_write(ms.dev, EDU_IRQ_RAISE, 0x1);
-		vt_check(efd_wait(efd, INTX_WAIT_MS) >= 1, "MSI after the stress");
+		vt_check(vt_efd_wait(efd, INTX_WAIT_MS) >= 1, "MSI after the stress");
 		edu_write(ms.dev, EDU_IRQ_ACK, 0xffffffff);
 
 		cmd_write(is.dev, false);
 		edu_write(is.dev, EDU_IRQ_ACK, 0xffffffff);
 		intx_action(is.dev, VFIO_IRQ_SET_ACTION_UNMASK);
-		efd_take(is.efd);
+		vt_efd_take(is.efd);
 		for (int i = 0; i < 3; i++) {
 			edu_write(is.dev, EDU_IRQ_RAISE, 0x1);
-			vt_check(efd_wait(is.efd, INTX_WAIT_MS) >= 1, "INTx %d after the stress", i);
+			vt_check(vt_efd_wait(is.efd, INTX_WAIT_MS) >= 1, "INTx %d after the stress",
+				 i);
 			edu_write(is.dev, EDU_IRQ_RAISE, 0x1);
-			vt_check_eq(efd_wait(is.efd, 200), 0, "INTx %d not automasked", i);
+			vt_check_eq(vt_efd_wait(is.efd, 200), 0, "INTx %d not automasked", i);
 			edu_write(is.dev, EDU_IRQ_ACK, 0xffffffff);
 			if (i % 2)
 				vt_check(write(is.ufd, &one, sizeof(one)) == sizeof(one),
 					 "unmask eventfd");
 			else
-				vt_check_ok(intx_action(is.dev, VFIO_IRQ_SET_ACTION_UNMASK), "UNMASK");
+				vt_check_ok(intx_action(is.dev, VFIO_IRQ_SET_ACTION_UNMASK),
+					    "UNMASK");
 		}
-		vt_check_ok(irq_disable(ms.dev, VFIO_PCI_MSI_IRQ_INDEX), "disable MSI");
-		vt_check_ok(irq_disable(is.dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
+		vt_check_ok(vt_irq_disable(ms.dev, VFIO_PCI_MSI_IRQ_INDEX), "disable MSI");
+		vt_check_ok(vt_irq_disable(is.dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
 		edu_write(ms.dev, EDU_IRQ_ACK, 0xffffffff);
 		edu_write(is.dev, EDU_IRQ_ACK, 0xffffffff);
 		close(efd);

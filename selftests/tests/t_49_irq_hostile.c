@@ -52,29 +52,6 @@
 #define ERR	VFIO_PCI_ERR_IRQ_INDEX
 #define REQ	VFIO_PCI_REQ_IRQ_INDEX
 
-static int efd_new(void)
-{
-	return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-}
-
-static uint64_t efd_take(int fd)
-{
-	uint64_t v = 0;
-
-	if (read(fd, &v, sizeof(v)) != sizeof(v))
-		return 0;
-	return v;
-}
-
-static uint64_t efd_wait(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	if (poll(&p, 1, ms) <= 0)
-		return 0;
-	return efd_take(fd);
-}
-
 /*
  * SET_IRQS with every field chosen by the caller: the buffer holds the
  * header and `len` bytes of data, argsz says what the caller wants.
@@ -118,21 +95,6 @@ static int edu_write(int dev, uint32_t off, uint32_t val)
 	return pwrite(dev, &val, 4, (off_t)(VT_REGION_OFFSET(0) + off)) == 4 ? 0 : -1;
 }
 
-static int proc_irq_lines(const char *name)
-{
-	char line[2048];
-	int n = 0;
-	FILE *f = fopen("/proc/interrupts", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		for (char *p = line; (p = strstr(p, name)); p++)
-			n++;
-	fclose(f);
-	return n;
-}
-
 /* ------------------------------------------------------------------------ */
 /* edu                                                                       */
 
@@ -158,18 +120,18 @@ static bool edu_state_ok(const char *what)
 	bool ok = true;
 	int efd = e.msi_efd;
 
-	ok &= vt_check_eq(proc_irq_lines(e.msi_name), !e.intx, "%s: MSI host IRQs", what);
-	ok &= vt_check_eq(proc_irq_lines(e.intx_name), e.intx, "%s: INTx host IRQs", what);
-	efd_take(efd);
+	ok &= vt_check_eq(vt_proc_irq_matches(e.msi_name), !e.intx, "%s: MSI host IRQs", what);
+	ok &= vt_check_eq(vt_proc_irq_matches(e.intx_name), e.intx, "%s: INTx host IRQs", what);
+	vt_efd_take(efd);
 	edu_write(e.dev, EDU_IRQ_RAISE, 0x1);
-	ok &= vt_check(efd_wait(efd, WAIT_MS) >= 1, "%s: %s no longer fires", what,
+	ok &= vt_check(vt_efd_wait(efd, WAIT_MS) >= 1, "%s: %s no longer fires", what,
 		       e.intx ? "INTx" : "MSI");
 	edu_write(e.dev, EDU_IRQ_ACK, 0xffffffff);
 	if (e.intx)
 		set(e.dev, NONE | UNMASK, INTX, 0, 1, NULL, 0);
-	efd_take(e.req_efd);
+	vt_efd_take(e.req_efd);
 	ok &= vt_check_ok(set(e.dev, NONE | TRIG, REQ, 0, 1, NULL, 0), "%s: REQ loopback", what);
-	ok &= vt_check_eq(efd_take(e.req_efd), 1, "%s: REQ eventfd", what);
+	ok &= vt_check_eq(vt_efd_take(e.req_efd), 1, "%s: REQ eventfd", what);
 	return ok;
 }
 
@@ -197,10 +159,10 @@ static void test_header(void)
 	HOSTILE(ioctl(e.dev, VFIO_DEVICE_SET_IRQS, vt_bad_pointer()), EFAULT,
 		"unmapped argument");
 	/* A huge argsz with a valid call: only count * size bytes are read. */
-	efd_take(e.msi_efd);
+	vt_efd_take(e.msi_efd);
 	vt_check_ok(raw_set(e.dev, 0xffffffff, BOOL | TRIG, MSI, 0, 1, &b, 1),
 		    "argsz 0xffffffff, loopback DATA_BOOL");
-	vt_check_eq(efd_take(e.msi_efd), 1, "loopback with a huge argsz");
+	vt_check_eq(vt_efd_take(e.msi_efd), 1, "loopback with a huge argsz");
 	edu_state_ok("argsz 0xffffffff");
 	vt_end();
 }
@@ -350,7 +312,7 @@ static void test_bad_eventfds_live_msi(void)
 /* With INTx enabled instead of MSI. */
 static void test_intx(void)
 {
-	int ufd = efd_new();
+	int ufd = vt_efd_new();
 
 	vt_begin("edu INTx: MASK by eventfd, bad unmask eventfds, MSI refused");
 	if (!vt_check_ok(set(e.dev, NONE | TRIG, MSI, 0, 0, NULL, 0), "disable MSI") ||
@@ -377,13 +339,13 @@ static void test_intx(void)
 
 		vt_check_errno(set_fd(e.dev, UNMASK, INTX, 0, closed_fd), EBADF,
 			       "replace unmask eventfd by a closed fd");
-		efd_take(e.msi_efd);
+		vt_efd_take(e.msi_efd);
 		edu_write(e.dev, EDU_IRQ_RAISE, 0x1);
-		vt_check(efd_wait(e.msi_efd, WAIT_MS) >= 1, "INTx");
+		vt_check(vt_efd_wait(e.msi_efd, WAIT_MS) >= 1, "INTx");
 		edu_write(e.dev, EDU_IRQ_ACK, 0xffffffff);
 		vt_check(write(ufd, &one, sizeof(one)) == sizeof(one), "write unmask eventfd");
 		edu_write(e.dev, EDU_IRQ_RAISE, 0x1);
-		vt_check(efd_wait(e.msi_efd, WAIT_MS) >= 1,
+		vt_check(vt_efd_wait(e.msi_efd, WAIT_MS) >= 1,
 			 "unmask eventfd lost after a rejected replacement");
 		edu_write(e.dev, EDU_IRQ_ACK, 0xffffffff);
 		set(e.dev, NONE | UNMASK, INTX, 0, 1, NULL, 0);
@@ -404,14 +366,14 @@ static void test_intx(void)
 
 			vt_check_errno(set_fd(e.dev, UNMASK, INTX, 0, -2), EINVAL,
 				       "unmask eventfd fd -2");
-			efd_take(e.msi_efd);
+			vt_efd_take(e.msi_efd);
 			edu_write(e.dev, EDU_IRQ_RAISE, 0x1);
-			vt_check(efd_wait(e.msi_efd, WAIT_MS) >= 1, "INTx");
+			vt_check(vt_efd_wait(e.msi_efd, WAIT_MS) >= 1, "INTx");
 			edu_write(e.dev, EDU_IRQ_ACK, 0xffffffff);
 			vt_check(write(ufd, &one, sizeof(one)) == sizeof(one),
 				 "write unmask eventfd");
 			edu_write(e.dev, EDU_IRQ_RAISE, 0x1);
-			vt_check(efd_wait(e.msi_efd, WAIT_MS) >= 1,
+			vt_check(vt_efd_wait(e.msi_efd, WAIT_MS) >= 1,
 				 "unmask eventfd lost after a rejected -2");
 			edu_write(e.dev, EDU_IRQ_ACK, 0xffffffff);
 			set(e.dev, NONE | UNMASK, INTX, 0, 1, NULL, 0);
@@ -449,7 +411,8 @@ static void test_nothing_enabled(void)
 	vt_check_errno(set_fd(e.dev, TRIG, INTX, 0, closed_fd), EBADF, "INTx enable, closed fd");
 	vt_check_errno(set_fd(e.dev, TRIG, INTX, 0, null_fd), EINVAL, "INTx enable, /dev/null");
 	/* None of the failed enables left a host IRQ behind. */
-	vt_check_eq(proc_irq_lines(e.any_name), 0, "host IRQs of %s after failed enables", e.bdf);
+	vt_check_eq(vt_proc_irq_matches(e.any_name), 0, "host IRQs of %s after failed enables",
+		    e.bdf);
 	/* And a good enable still works. */
 	vt_check_ok(set_fd(e.dev, TRIG, MSI, 0, e.msi_efd), "enable MSI");
 	edu_state_ok("after the refusals");
@@ -466,7 +429,7 @@ static int x_lines(const char *bdf)
 	char name[64];
 
 	snprintf(name, sizeof(name), "](%s)", bdf);
-	return proc_irq_lines(name);
+	return vt_proc_irq_matches(name);
 }
 
 /* The five vectors each still signal their own eventfd (loopback). */
@@ -475,10 +438,10 @@ static bool x_state_ok(int dev, const char *bdf, const int *efds, const char *wh
 	bool ok = vt_check_eq(x_lines(bdf), NV, "%s: host IRQs", what);
 
 	for (int i = 0; i < NV; i++)
-		efd_take(efds[i]);
+		vt_efd_take(efds[i]);
 	ok &= vt_check_ok(set(dev, NONE | TRIG, MSIX, 0, NV, NULL, 0), "%s: loopback", what);
 	for (int i = 0; i < NV; i++)
-		ok &= vt_check_eq(efd_take(efds[i]), 1, "%s: vector %d", what, i);
+		ok &= vt_check_eq(vt_efd_take(efds[i]), 1, "%s: vector %d", what, i);
 	return ok;
 }
 
@@ -503,7 +466,7 @@ static void test_msix(const struct vt_dev *d)
 	}
 	dev = v.device;
 	for (int i = 0; i < NV; i++)
-		fds[i] = efds[i] = efd_new();
+		fds[i] = efds[i] = vt_efd_new();
 	fds[NV] = fds[NV + 1] = efds[0];
 	if (!vt_check_ok(set(dev, EFD | TRIG, MSIX, 0, NV, fds, NV * 4), "enable 5 vectors"))
 		goto out;
@@ -610,10 +573,11 @@ int main(void)
 		vt_bail("cannot open %s", e.bdf);
 	e.dev = e.v.device;
 	if (!vt_config_read16(e.dev, PCI_COMMAND, &cmd))
-		vt_config_write16(e.dev, PCI_COMMAND, cmd | PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY);
+		vt_config_write16(e.dev, PCI_COMMAND,
+				  cmd | PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY);
 	edu_write(e.dev, EDU_IRQ_ACK, 0xffffffff);
-	e.msi_efd = efd_new();
-	e.req_efd = efd_new();
+	e.msi_efd = vt_efd_new();
+	e.req_efd = vt_efd_new();
 
 	vt_begin("edu: setup (MSI and REQ eventfds)");
 	vt_check_ok(set_fd(e.dev, TRIG, MSI, 0, e.msi_efd), "enable MSI");

@@ -29,42 +29,6 @@
 #define REQ_AGAIN_MS	15000	/* the core repeats the request every 10 s */
 #define GONE_WAIT_MS	20000
 
-static int efd_new(void)
-{
-	return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-}
-
-static uint64_t efd_wait(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	uint64_t v = 0;
-
-	if (poll(&p, 1, ms) <= 0)
-		return 0;
-	if (read(fd, &v, sizeof(v)) != sizeof(v))
-		return 0;
-	return v;
-}
-
-static int set_fd(int dev, uint32_t index, int32_t fd)
-{
-	struct {
-		struct vfio_irq_set s;
-		int32_t fd;
-	} a = {
-		.s = {
-			.argsz = sizeof(a),
-			.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
-			.index = index,
-			.start = 0,
-			.count = 1,
-		},
-		.fd = fd,
-	};
-
-	return ioctl(dev, VFIO_DEVICE_SET_IRQS, &a);
-}
-
 static long ms_since(const struct timespec *t0)
 {
 	struct timespec t;
@@ -120,15 +84,16 @@ int main(void)
 	if (vt_bind(devs[0].bdf) || vt_vfio_open(&v, devs[0].bdf) < 0)
 		vt_bail("cannot open %s", devs[0].bdf);
 	snprintf(grouppath, sizeof(grouppath), "/dev/vfio/%d", v.group_id);
-	efd = efd_new();
+	efd = vt_efd_new();
 
 	vt_begin("device_del while open: the REQ eventfd fires, and again while held");
-	if (vt_check_ok(set_fd(v.device, VFIO_PCI_REQ_IRQ_INDEX, efd), "register REQ eventfd")) {
+	if (vt_check_ok(vt_irq_set_fd(v.device, VFIO_PCI_REQ_IRQ_INDEX, efd),
+			"register REQ eventfd")) {
 		ret = vt_host_cmd("device_del vrng", resp, sizeof(resp));
 		vt_check(ret >= 0 && !strstr(resp, "rror"), "device_del: %s",
 			 ret < 0 ? vt_errname(-ret) : resp);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		c = efd_wait(efd, REQ_WAIT_MS);
+		c = vt_efd_wait(efd, REQ_WAIT_MS);
 		if (vt_check(c >= 1, "REQ eventfd did not fire within %d ms", REQ_WAIT_MS)) {
 			vt_diag("REQ after %ld ms", ms_since(&t0));
 			/* Still ours while we hold it: the removal waits for us. */
@@ -137,7 +102,7 @@ int main(void)
 				     "config read while the removal waits");
 			vt_check_eq(vid, 0x1af4, "vendor ID while the removal waits");
 			clock_gettime(CLOCK_MONOTONIC, &t0);
-			c = efd_wait(efd, REQ_AGAIN_MS);
+			c = vt_efd_wait(efd, REQ_AGAIN_MS);
 			vt_check(c >= 1, "REQ not repeated within %d ms", REQ_AGAIN_MS);
 			if (c)
 				vt_diag("REQ repeated after %ld ms", ms_since(&t0));
