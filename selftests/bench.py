@@ -99,7 +99,7 @@ METRICS = [
     ('mmap.any_retouch', '  reference: touch every page again, no fault'),
     ('mmap.any_refault', 'memory off+on (config) + touch every page'),
     ('mmap.any_munmap', 'munmap'),
-    ('mmap.aligned_first_touch', 'same, mapping at a 1 GiB-aligned address'),
+    ('mmap.aligned_first_touch', 'same, at an aligned address (1 GiB; 2 MiB if smaller)'),
     ('mmap.aligned_fault_cost', '  of which faults'),
     ('mmap.aligned_refault', 'memory off+on + touch, aligned mapping'),
     ('mmap.aligned_munmap', 'munmap, aligned mapping'),

@@ -10,13 +10,21 @@
  *	benchinfo <text>
  *
  * selftests/bench.py runs it once per driver and round and does the
- * statistics; a pass measures each figure once.  Rates are time boxed
- * (-t): a loop runs for that long, then ops/s is what it managed.  For
- * rates the kernel CPU time per operation (getrusage ru_stime) is printed
- * too as <metric>.kcpu (us/op).  Under TCG an MMIO access to an emulated
- * register costs a trip into QEMU's device model that dwarfs the driver's
- * own work; the same operations on ivshmem's BAR2, which QEMU backs with
- * plain RAM, show the driver's cost on its own.
+ * statistics across passes.  The figures:
+ *   rates      time boxed (-t) and cut into 1 ms slices: <metric> is the
+ *              rate of the 90th-percentile slice (see rate()), with
+ *              <metric>.mean and <metric>.kcpu (guest kernel CPU time per
+ *              operation, getrusage) for the JSON;
+ *   mmap       one shot each: map ivshmem BAR2 (-m MiB) and read a byte of
+ *              every page, at any address and at an aligned one, touch it
+ *              again (no faults: what TCG's TLB refills cost alone), turn
+ *              memory decode off and on through the config region and touch
+ *              it all again, munmap;
+ *   latencies  open/close of a device fd and VFIO_DEVICE_RESET, the fastest
+ *              of -n cycles.
+ * Under TCG an access to an emulated register costs a trip into QEMU's
+ * device model that can dwarf the driver's own work; the same operations on
+ * ivshmem's BAR2, which QEMU backs with plain RAM, show the driver's cost.
  *
  * Interrupt placement decides interrupt round trips more than any driver
  * does (under single-threaded TCG a wakeup across vCPUs costs a vCPU
@@ -69,7 +77,6 @@
 #define EDU_LIVE		0x04
 #define EDU_IRQ_RAISE		0x60
 #define EDU_IRQ_ACK		0x64
-#define EDU_ID_VALUE		0x010000edu
 
 #define IRQ_WAIT_MS		2000	/* an interrupt that must come */
 #define BULK_LEN		MIB
