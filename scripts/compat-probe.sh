@@ -74,10 +74,6 @@ probe DEVICE_SET_DRIVER_OVERRIDE "linux/device.h" '
 probe PCI_MSIX_ALLOC_DYN "linux/pci.h" '
 	bool dyn __maybe_unused = pci_msix_can_alloc_dyn(NULL);'
 
-# 6.12 core: find a device of a dev_set by its struct device.
-probe VFIO_FIND_DEVICE_IN_DEVSET "linux/vfio.h" '
-	vfio_find_device_in_devset(NULL, NULL);'
-
 # 6.6+: devices opened through the vfio device cdev (iommufd) prove
 # ownership for hot reset by their iommufd context, not by group fds.
 probe VFIO_DEVICE_CDEV_OPENED "linux/vfio.h" '
