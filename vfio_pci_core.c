@@ -115,6 +115,24 @@ static void vfio_pci_devset_key_put(struct vfio_pci_devset_key *key)
 	mutex_unlock(&vfio_pci_devset_keys_lock);
 }
 
+/* Does a slot reset cover this device, or must the whole bus go? */
+static bool vfio_pci_use_slot_reset(struct pci_dev *pdev)
+{
+	return pdev->slot && !pci_probe_reset_slot(pdev->slot);
+}
+
+/*
+ * Which devices a reset of this one would reset by slot or bus: 0 with
+ * @slot set for a slot reset, 0 for a bus reset, -ENODEV for neither.
+ */
+static int vfio_pci_probe_hot_reset(struct pci_dev *pdev, bool *slot)
+{
+	*slot = vfio_pci_use_slot_reset(pdev);
+	if (!*slot && pci_probe_reset_bus(pdev->bus))
+		return -ENODEV;
+	return 0;
+}
+
 /*
  * Which devices a reset of this one would also reset: its slot when the
  * slot can be reset on its own, otherwise its whole bus.  Functions on a
@@ -124,7 +142,7 @@ static const void *vfio_pci_reset_scope(struct pci_dev *pdev)
 {
 	if (pci_is_root_bus(pdev->bus) || pdev->is_virtfn)
 		return NULL;
-	if (pdev->slot && !pci_probe_reset_slot(pdev->slot))
+	if (vfio_pci_use_slot_reset(pdev))
 		return pdev->slot;
 	return pdev->bus;
 }
@@ -638,12 +656,6 @@ struct vfio_pci_reset_walk {
 	int ret;
 };
 
-/* Does a slot reset cover this device, or must the whole bus go? */
-static bool vfio_pci_use_slot_reset(struct pci_dev *pdev)
-{
-	return pdev->slot && !pci_probe_reset_slot(pdev->slot);
-}
-
 static int vfio_pci_reset_walk_one(struct pci_dev *pdev, void *data)
 {
 	struct vfio_pci_reset_walk *walk = data;
@@ -776,8 +788,7 @@ vfio_pci_ioctl_get_hot_reset_info(struct vfio_pci_ng_device *vpdev,
 		return -EINVAL;
 	hdr.flags = 0;
 
-	walk.slot = vfio_pci_use_slot_reset(vpdev->pdev);
-	if (!walk.slot && pci_probe_reset_bus(vpdev->pdev->bus))
+	if (vfio_pci_probe_hot_reset(vpdev->pdev, &walk.slot))
 		return -ENODEV;
 
 	count = vfio_pci_reset_count(vpdev->pdev, walk.slot);
@@ -943,8 +954,7 @@ static long vfio_pci_ioctl_hot_reset(struct vfio_pci_ng_device *vpdev,
 	if (hdr.argsz < minsz || hdr.flags)
 		return -EINVAL;
 
-	slot = vfio_pci_use_slot_reset(vpdev->pdev);
-	if (!slot && pci_probe_reset_bus(vpdev->pdev->bus))
+	if (vfio_pci_probe_hot_reset(vpdev->pdev, &slot))
 		return -ENODEV;
 
 	/*
@@ -1012,8 +1022,7 @@ static void vfio_pci_devset_try_reset(struct vfio_pci_ng_device *vpdev)
 	if (!needed)
 		return;
 
-	slot = vfio_pci_use_slot_reset(pdev);
-	if (!slot && pci_probe_reset_bus(pdev->bus))
+	if (vfio_pci_probe_hot_reset(pdev, &slot))
 		return;
 	if (!vfio_pci_devset_resettable(dev_set, pdev, slot) ||
 	    vfio_pci_devset_pm_get(dev_set))
