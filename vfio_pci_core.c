@@ -8,6 +8,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/aperture.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/fs_context.h>
@@ -20,6 +21,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uuid.h>
+#include <linux/vgaarb.h>
 #include <linux/vfio.h>
 
 #include "vfio_pci_private.h"
@@ -37,6 +39,10 @@ MODULE_PARM_DESC(nointxmask, "Disable support for PCI 2.3 style INTx masking.  I
 static bool disable_idle_d3;
 module_param(disable_idle_d3, bool, 0444);
 MODULE_PARM_DESC(disable_idle_d3, "Disable using the PCI D3 low power state for idle, unused devices (latched per device when it is bound)");
+
+static bool disable_vga;
+module_param(disable_vga, bool, 0444);
+MODULE_PARM_DESC(disable_vga, "Disable VGA resource access through vfio-pci");
 
 static bool enable_sriov;
 module_param(enable_sriov, bool, 0644);
@@ -1525,9 +1531,13 @@ static long vfio_pci_ioctl_get_region_info(struct vfio_pci_ng_device *vpdev,
 		info.flags = VFIO_REGION_INFO_FLAG_READ |
 			     VFIO_REGION_INFO_FLAG_WRITE;
 		break;
-	default:
-		/* The legacy VGA region: only for VGA devices, not yet ours. */
-		return -EINVAL;
+	case VFIO_PCI_VGA_REGION_INDEX:
+		if (!vpdev->has_vga)
+			return -EINVAL;
+		info.size = VFIO_PCI_VGA_REGION_SIZE;
+		info.flags = VFIO_REGION_INFO_FLAG_READ |
+			     VFIO_REGION_INFO_FLAG_WRITE;
+		break;
 	}
 	if (ret)
 		goto out;
@@ -1784,6 +1794,92 @@ static const struct vfio_device_ops vfio_pci_ops = {
 };
 
 /*
+ * VGA arbiter client.  A VGA-class function may also decode the legacy VGA
+ * ranges (0xa0000-0xbffff, ports 0x3b0-0x3bb and 0x3c0-0x3df), which the
+ * arbiter routes to one device at a time.  The user reaches them through
+ * the VGA region (vfio_pci_rdwr.c), which takes the arbiter's lock around
+ * each access.
+ */
+static bool vfio_pci_is_vga(struct pci_dev *pdev)
+{
+	return (pdev->class >> 8) == PCI_CLASS_DISPLAY_VGA;
+}
+
+/*
+ * Which resources @pdev decodes, for the arbiter; @single_vga says it is
+ * the only VGA device in the system.  With disable_vga the user never
+ * reaches the legacy ranges through us, so the device can stop claiming
+ * them, but only when the bridge above it can stop routing them to it: not
+ * on a root bus, and not when another VGA device below the same bridge
+ * needs that routing anyway.
+ */
+static unsigned int vfio_pci_vga_decodes(struct pci_dev *pdev, bool single_vga)
+{
+	const unsigned int legacy = VGA_RSRC_LEGACY_IO | VGA_RSRC_LEGACY_MEM;
+	const unsigned int normal = VGA_RSRC_NORMAL_IO | VGA_RSRC_NORMAL_MEM;
+	struct pci_dev *other = NULL;
+	unsigned char last_bus;
+
+	if (!disable_vga || single_vga || pci_is_root_bus(pdev->bus))
+		return normal | legacy;
+
+	last_bus = pci_bus_max_busnr(pdev->bus);
+	while ((other = pci_get_class(PCI_CLASS_DISPLAY_VGA << 8, other))) {
+		unsigned char bus = other->bus->number;
+
+		if (other == pdev || pci_is_root_bus(other->bus) ||
+		    pci_domain_nr(other->bus) != pci_domain_nr(pdev->bus))
+			continue;
+		if (bus >= pdev->bus->number && bus <= last_bus) {
+			pci_dev_put(other);
+			return normal | legacy;
+		}
+	}
+	return normal;
+}
+
+/**
+ * vfio_pci_vga_init() - register a VGA-class device with the VGA arbiter
+ * @vpdev: the device, being probed
+ *
+ * Firmware framebuffers and the VGA console on the device are removed
+ * first: from now on the device belongs to the user.  Other devices are
+ * left alone.
+ *
+ * Return: 0 or a negative errno.
+ */
+static int vfio_pci_vga_init(struct vfio_pci_ng_device *vpdev)
+{
+	struct pci_dev *pdev = vpdev->pdev;
+	int ret;
+
+	if (!vfio_pci_is_vga(pdev))
+		return 0;
+	ret = aperture_remove_conflicting_pci_devices(pdev, vfio_pci_ops.name);
+	if (ret)
+		return ret;
+	ret = vga_client_register(pdev, vfio_pci_vga_decodes);
+	if (ret)
+		return ret;
+	vga_set_legacy_decoding(pdev, vfio_pci_vga_decodes(pdev, false));
+	vpdev->has_vga = !disable_vga;
+	return 0;
+}
+
+/* Undo vfio_pci_vga_init(): the device decodes everything again. */
+static void vfio_pci_vga_exit(struct vfio_pci_ng_device *vpdev)
+{
+	struct pci_dev *pdev = vpdev->pdev;
+
+	if (!vfio_pci_is_vga(pdev))
+		return;
+	vga_client_unregister(pdev);
+	vga_set_legacy_decoding(pdev, VGA_RSRC_LEGACY_IO | VGA_RSRC_LEGACY_MEM |
+				      VGA_RSRC_NORMAL_IO | VGA_RSRC_NORMAL_MEM);
+	vpdev->has_vga = false;
+}
+
+/*
  * PCI driver.
  */
 static int vfio_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
@@ -1819,6 +1915,10 @@ static int vfio_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	    pci_dev_driver(pci_physfn(pdev)) == &vfio_pci_driver)
 		vpdev->sriov_pf = dev_get_drvdata(&pci_physfn(pdev)->dev);
 
+	ret = vfio_pci_vga_init(vpdev);
+	if (ret)
+		goto err_put;
+
 	vpdev->idle_d3 = !disable_idle_d3;
 	vfio_pci_pm_init(vpdev);
 
@@ -1829,6 +1929,7 @@ static int vfio_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 
 err_pm:
 	vfio_pci_pm_exit(vpdev);
+	vfio_pci_vga_exit(vpdev);
 err_put:
 	dev_set_drvdata(&pdev->dev, NULL);
 	vfio_put_device(&vpdev->vdev);
@@ -1843,6 +1944,7 @@ static void vfio_pci_remove(struct pci_dev *pdev)
 	vfio_pci_sriov_disable(vpdev);
 	vfio_unregister_group_dev(&vpdev->vdev);
 	vfio_pci_pm_exit(vpdev);
+	vfio_pci_vga_exit(vpdev);
 	dev_set_drvdata(&pdev->dev, NULL);
 	vfio_put_device(&vpdev->vdev);
 }

@@ -22,6 +22,18 @@
 
 #define VFIO_PCI_NUM_BARS	(PCI_STD_RESOURCE_END + 1)
 
+/*
+ * The VGA region: offsets are legacy bus addresses, from 0 up to the end of
+ * the VGA memory window at 0xbffff; only the windows below are backed.
+ */
+#define VFIO_PCI_VGA_REGION_SIZE	0xc0000
+#define VFIO_PCI_VGA_MEM_START		0xa0000
+#define VFIO_PCI_VGA_MEM_END		0xc0000
+#define VFIO_PCI_VGA_MONO_IO_START	0x3b0
+#define VFIO_PCI_VGA_MONO_IO_END	0x3bc
+#define VFIO_PCI_VGA_IO_START		0x3c0
+#define VFIO_PCI_VGA_IO_END		0x3e0
+
 struct eventfd_ctx;
 struct vfio_pci_devset_key;
 struct vfio_pci_irq_ctx;
@@ -80,6 +92,8 @@ struct vfio_pci_vconfig;
  *	of the dev_set will, once no member is open.
  * @nointx: INTx is unusable (no pin, or not connected).
  * @pcie: the function has a PCI Express capability.
+ * @has_vga: a VGA-class function registered with the VGA arbiter whose
+ *	legacy ranges the user may access (!disable_vga at probe).
  *
  * Flags written after open are plain bools, never bitfields sharing a word
  * with other flags, so that unlocked writers cannot corrupt each other.
@@ -124,6 +138,7 @@ struct vfio_pci_ng_device {
 	bool needs_reset;
 	bool nointx;
 	bool pcie;
+	bool has_vga;
 };
 
 static inline struct vfio_pci_ng_device *to_vpdev(struct vfio_device *vdev)

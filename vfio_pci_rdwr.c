@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * vfio-pci-ng: read/write of BARs and the ROM through the device fd.
+ * vfio-pci-ng: read/write of BARs, the ROM and the legacy VGA ranges
+ * through the device fd.
  *
  * Data moves through a kernel bounce buffer: the user buffer is copied in
  * (or out) with no lock held, and the memory lock is held for reading only
@@ -17,6 +18,7 @@
 #include <linux/pm_runtime.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/vgaarb.h>
 #include <linux/vfio.h>
 
 #include "vfio_pci_private.h"
@@ -195,34 +197,35 @@ static int vfio_pci_rom_read(struct vfio_pci_ng_device *vpdev, u8 *kbuf,
 	return 0;
 }
 
-static ssize_t vfio_pci_bar_rw(struct vfio_pci_ng_device *vpdev,
-			       char __user *buf, size_t count, loff_t *ppos,
-			       bool iswrite)
+/*
+ * One window of a region being read or written: where it is mapped and how
+ * a chunk of it is accessed.  @access moves @len bytes between the bounce
+ * buffer and the window at @pos, taking whatever lock the window needs; it
+ * never touches user memory.
+ */
+struct vfio_pci_rw_window {
+	void __iomem *io;
+	int bar;
+	bool is_mem;
+	unsigned int vga_rsrc;
+	int (*access)(struct vfio_pci_ng_device *vpdev,
+		      const struct vfio_pci_rw_window *win, u8 *kbuf,
+		      loff_t pos, size_t len, bool iswrite);
+};
+
+/*
+ * Move @count bytes between @buf and @win at @pos through a kernel bounce
+ * buffer, chunk by chunk: the user buffer is copied with no lock held,
+ * since it may itself be an mmap of one of our BARs.
+ */
+static ssize_t vfio_pci_bounce_rw(struct vfio_pci_ng_device *vpdev,
+				  const struct vfio_pci_rw_window *win,
+				  char __user *buf, size_t count, loff_t pos,
+				  bool iswrite)
 {
-	int bar = VFIO_PCI_OFFSET_TO_INDEX(*ppos);
-	loff_t pos = *ppos & VFIO_PCI_OFFSET_MASK;
-	struct resource *res = pci_resource_n(vpdev->pdev, bar);
-	bool is_rom = bar == PCI_ROM_RESOURCE;
-	bool is_mem = res->flags & IORESOURCE_MEM;
-	void __iomem *io = NULL;
 	u8 stackbuf[8], *kbuf = stackbuf;
 	size_t chunk, done = 0;
-	resource_size_t end;
 	int ret = 0;
-
-	end = pci_resource_len(vpdev->pdev, bar);
-	if (is_rom && !end &&
-	    (res->flags & IORESOURCE_ROM_SHADOW))
-		end = 0x20000;
-	if (!end || pos >= end || (is_rom && iswrite))
-		return -EINVAL;
-	count = min_t(size_t, count, end - pos);
-
-	if (!is_rom) {
-		io = vfio_pci_bar_iomap(vpdev, bar);
-		if (IS_ERR(io))
-			return PTR_ERR(io);
-	}
 
 	chunk = min_t(size_t, count, VFIO_PCI_RW_CHUNK);
 	if (chunk > sizeof(stackbuf)) {
@@ -238,25 +241,9 @@ static ssize_t vfio_pci_bar_rw(struct vfio_pci_ng_device *vpdev,
 			ret = -EFAULT;
 			break;
 		}
-
-		if (is_mem) {
-			down_read(&vpdev->memory_lock);
-			if (!vfio_pci_memory_enabled(vpdev)) {
-				up_read(&vpdev->memory_lock);
-				ret = -EIO;
-				break;
-			}
-		}
-		if (is_rom)
-			ret = vfio_pci_rom_read(vpdev, kbuf, pos + done, n);
-		else
-			vfio_pci_do_io(vpdev, bar, io, kbuf, pos + done, n,
-				       iswrite, is_mem);
-		if (is_mem)
-			up_read(&vpdev->memory_lock);
+		ret = win->access(vpdev, win, kbuf, pos + done, n, iswrite);
 		if (ret)
 			break;
-
 		if (!iswrite && copy_to_user(buf + done, kbuf, n)) {
 			ret = -EFAULT;
 			break;
@@ -267,10 +254,145 @@ static ssize_t vfio_pci_bar_rw(struct vfio_pci_ng_device *vpdev,
 	if (kbuf != stackbuf)
 		kfree(kbuf);
 	/* A fault part way fails the whole call, as in-tree. */
+	return ret ? ret : done;
+}
+
+/* A chunk of a BAR or the ROM: memory ones only while decode is on, in D0. */
+static int vfio_pci_bar_access(struct vfio_pci_ng_device *vpdev,
+			       const struct vfio_pci_rw_window *win, u8 *kbuf,
+			       loff_t pos, size_t len, bool iswrite)
+{
+	int ret = 0;
+
+	if (win->is_mem) {
+		down_read(&vpdev->memory_lock);
+		if (!vfio_pci_memory_enabled(vpdev)) {
+			up_read(&vpdev->memory_lock);
+			return -EIO;
+		}
+	}
+	if (win->bar == PCI_ROM_RESOURCE)
+		ret = vfio_pci_rom_read(vpdev, kbuf, pos, len);
+	else
+		vfio_pci_do_io(vpdev, win->bar, win->io, kbuf, pos, len,
+			       iswrite, win->is_mem);
+	if (win->is_mem)
+		up_read(&vpdev->memory_lock);
+	return ret;
+}
+
+static ssize_t vfio_pci_bar_rw(struct vfio_pci_ng_device *vpdev,
+			       char __user *buf, size_t count, loff_t *ppos,
+			       bool iswrite)
+{
+	int bar = VFIO_PCI_OFFSET_TO_INDEX(*ppos);
+	loff_t pos = *ppos & VFIO_PCI_OFFSET_MASK;
+	struct resource *res = pci_resource_n(vpdev->pdev, bar);
+	struct vfio_pci_rw_window win = {
+		.bar = bar,
+		.is_mem = res->flags & IORESOURCE_MEM,
+		.access = vfio_pci_bar_access,
+	};
+	bool is_rom = bar == PCI_ROM_RESOURCE;
+	resource_size_t end;
+	ssize_t ret;
+
+	end = pci_resource_len(vpdev->pdev, bar);
+	if (is_rom && !end &&
+	    (res->flags & IORESOURCE_ROM_SHADOW))
+		end = 0x20000;
+	if (!end || pos >= end || (is_rom && iswrite))
+		return -EINVAL;
+	count = min_t(size_t, count, end - pos);
+
+	if (!is_rom) {
+		win.io = vfio_pci_bar_iomap(vpdev, bar);
+		if (IS_ERR(win.io))
+			return PTR_ERR(win.io);
+	}
+
+	ret = vfio_pci_bounce_rw(vpdev, &win, buf, count, pos, iswrite);
+	if (ret > 0)
+		*ppos += ret;
+	return ret;
+}
+
+/*
+ * A chunk of a legacy VGA window, with the arbiter routing it to this
+ * device for the duration.  Not gated by memory decode, as in-tree: the
+ * arbiter enables the decode it needs itself.
+ */
+static int vfio_pci_vga_access(struct vfio_pci_ng_device *vpdev,
+			       const struct vfio_pci_rw_window *win, u8 *kbuf,
+			       loff_t pos, size_t len, bool iswrite)
+{
+	int ret;
+
+	ret = vga_get_interruptible(vpdev->pdev, win->vga_rsrc);
 	if (ret)
 		return ret;
-	*ppos += done;
-	return done;
+	vfio_pci_do_io(vpdev, win->bar, win->io, kbuf, pos, len, iswrite,
+		       false);
+	vga_put(vpdev->pdev, win->vga_rsrc);
+	return 0;
+}
+
+/*
+ * The VGA region: offsets are legacy addresses.  The access is clipped to
+ * the window it starts in; offsets outside the three windows are -EINVAL.
+ * At most 32-bit accesses, as on I/O BARs: the in-tree driver's 64-bit
+ * ones are two 32-bit cycles on x86 anyway.
+ */
+static ssize_t vfio_pci_vga_rw(struct vfio_pci_ng_device *vpdev,
+			       char __user *buf, size_t count, loff_t *ppos,
+			       bool iswrite)
+{
+	loff_t pos = *ppos & VFIO_PCI_OFFSET_MASK;
+	struct vfio_pci_rw_window win = {
+		.bar = VFIO_PCI_VGA_REGION_INDEX,	/* never the MSI-X BAR */
+		.access = vfio_pci_vga_access,
+	};
+	loff_t start, end;
+	ssize_t ret;
+
+	if (!vpdev->has_vga)
+		return -EINVAL;
+
+	if (pos >= VFIO_PCI_VGA_MEM_START && pos < VFIO_PCI_VGA_MEM_END) {
+		start = VFIO_PCI_VGA_MEM_START;
+		end = VFIO_PCI_VGA_MEM_END;
+		win.vga_rsrc = VGA_RSRC_LEGACY_MEM;
+	} else if (pos >= VFIO_PCI_VGA_MONO_IO_START &&
+		   pos < VFIO_PCI_VGA_MONO_IO_END) {
+		start = VFIO_PCI_VGA_MONO_IO_START;
+		end = VFIO_PCI_VGA_MONO_IO_END;
+		win.vga_rsrc = VGA_RSRC_LEGACY_IO;
+	} else if (pos >= VFIO_PCI_VGA_IO_START &&
+		   pos < VFIO_PCI_VGA_IO_END) {
+		start = VFIO_PCI_VGA_IO_START;
+		end = VFIO_PCI_VGA_IO_END;
+		win.vga_rsrc = VGA_RSRC_LEGACY_IO;
+	} else {
+		return -EINVAL;
+	}
+	count = min_t(size_t, count, end - pos);
+
+	if (win.vga_rsrc == VGA_RSRC_LEGACY_MEM)
+		win.io = ioremap(start, end - start);
+	else
+		win.io = ioport_map(start, end - start);
+	if (!win.io)
+		return -ENOMEM;
+
+	ret = vfio_pci_bounce_rw(vpdev, &win, buf, count, pos - start,
+				 iswrite);
+	if (win.vga_rsrc == VGA_RSRC_LEGACY_MEM)
+		iounmap(win.io);
+	else
+		ioport_unmap(win.io);
+	if (ret > 0)
+		*ppos += ret;
+	return ret;
 }
 
 static ssize_t vfio_pci_rw(struct vfio_pci_ng_device *vpdev, char __user *buf,
@@ -290,6 +412,9 @@ static ssize_t vfio_pci_rw(struct vfio_pci_ng_device *vpdev, char __user *buf,
 		break;
 	case VFIO_PCI_CONFIG_REGION_INDEX:
 		ret = vfio_pci_config_rw(vpdev, buf, count, ppos, iswrite);
+		break;
+	case VFIO_PCI_VGA_REGION_INDEX:
+		ret = vfio_pci_vga_rw(vpdev, buf, count, ppos, iswrite);
 		break;
 	default:
 		ret = -EINVAL;

@@ -401,6 +401,15 @@ TOPOLOGIES = {
     'aer': ('vrng (1af4:1044, aer=on) behind rp3',
             lambda logdir: ['-device', 'pcie-root-port,id=rp3,chassis=3,slot=3',
                             '-device', 'virtio-rng-pci,id=vrng,bus=rp3,aer=on']),
+    # QEMU's standard VGA: class 0300, legacy VGA ranges routed by the root
+    # ports' VGA Enable, which the guest's VGA arbiter moves between the two.
+    # No vgabios runs (romfile=): no guest driver or console is on them, and
+    # firmware time stays out of the boot.
+    'vga': ('vga0, vga1 (1234:1111, VGA class) behind rp5, rp6',
+            lambda logdir: ['-device', 'pcie-root-port,id=rp5,chassis=5,slot=5',
+                            '-device', 'VGA,id=vga0,bus=rp5,romfile=',
+                            '-device', 'pcie-root-port,id=rp6,chassis=6,slot=6',
+                            '-device', 'VGA,id=vga1,bus=rp6,romfile=']),
 }
 _SINGLE_TOPOLOGIES = list(TOPOLOGIES.values())
 TOPOLOGIES['all'] = ('all of the above in one machine', lambda logdir: [

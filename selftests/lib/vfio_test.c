@@ -496,6 +496,7 @@ static const struct {
 	{ "nvme",	 0x1b36, 0x0010 },
 	{ "e1000e",	 0x8086, 0x10d3 },
 	{ "virtio-rng",	 0x1af4, 0x1044 },
+	{ "vga",	 0x1234, 0x1111 },
 };
 
 static const char *lab_name(uint16_t vendor, uint16_t device)
