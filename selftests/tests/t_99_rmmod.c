@@ -132,10 +132,88 @@ static void test_reinsert_plain(const char *ko, const struct vt_dev *edu)
 	vt_end();
 }
 
+/*
+ * What the VGA arbiter says a device decodes of the legacy ranges ("io+mem",
+ * "none", ...), from /dev/vga_arbiter after targeting it.
+ */
+static bool arbiter_decodes(const char *bdf, char *out, size_t len)
+{
+	char cmd[64], buf[256] = "";
+	const char *p;
+	ssize_t n = -1;
+	int fd = open("/dev/vga_arbiter", O_RDWR);
+
+	if (!vt_check(fd >= 0, "open /dev/vga_arbiter: %s", vt_errname(errno)))
+		return false;
+	snprintf(cmd, sizeof(cmd), "target PCI:%.32s", bdf);
+	if (vt_check(write(fd, cmd, strlen(cmd)) == (ssize_t)strlen(cmd), "%s: %s", cmd,
+		     vt_errname(errno)))
+		n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (!vt_check(n > 0, "read /dev/vga_arbiter: %s", vt_errname(errno)))
+		return false;
+	buf[n] = '\0';
+	p = strstr(buf, "decodes=");
+	if (!vt_check(p != NULL, "no decodes= in '%s'", buf))
+		return false;
+	p += strlen("decodes=");
+	snprintf(out, len, "%.*s", (int)strcspn(p, ",\n"), p);
+	return true;
+}
+
+/* Region 8 of every VGA device is there (or EINVAL), and the arbiter agrees. */
+static void check_vga(bool want_vga)
+{
+	for (int i = 0; i < ndevs; i++) {
+		const struct vt_dev *d = &devs[i];
+		struct vfio_region_info *reg;
+		char decodes[32];
+		struct vt_vfio v;
+
+		if (strcmp(d->name, "vga") != 0)
+			continue;
+		if (arbiter_decodes(d->bdf, decodes, sizeof(decodes)))
+			vt_check(strcmp(decodes, want_vga ? "io+mem" : "none") == 0,
+				 "%s: the arbiter says decodes=%s", d->bdf, decodes);
+		if (!vt_check_ret(vt_vfio_open(&v, d->bdf), "open %s", d->bdf))
+			continue;
+		reg = vt_region_info(v.device, VFIO_PCI_VGA_REGION_INDEX);
+		if (want_vga)
+			vt_check(reg && reg->size == 0xc0000, "%s: region 8 info: %s", d->bdf,
+				 reg ? "wrong size" : vt_errname(errno));
+		else
+			vt_check(!reg && errno == EINVAL, "%s: region 8 info: %s, want EINVAL",
+				 d->bdf, reg ? "present" : vt_errname(errno));
+		free(reg);
+		vt_vfio_close(&v);
+	}
+}
+
+/*
+ * disable_vga=1: no VGA region, and a VGA device alone below its root port
+ * stops claiming the legacy ranges (its bridge can stop routing them).
+ */
+static void test_reinsert_disable_vga(const char *ko)
+{
+	vt_begin("insert with disable_vga=1: VGA devices bound without region 8 or legacy decoding");
+	if (unload() &&
+	    vt_check_ok(vt_insert_module(ko, "disable_vga=1"), "finit_module(%s, disable_vga=1)",
+			ko)) {
+		check_bindings(NULL);
+		check_vga(false);
+	}
+	if (unload() && vt_check_ok(vt_insert_module(ko, ""), "finit_module(%s)", ko)) {
+		check_bindings(NULL);
+		check_vga(true);
+	}
+	vt_end();
+}
+
 int main(void)
 {
 	const char *ko = vt_driver_ko();
 	const struct vt_dev *edu = NULL;
+	bool has_vga = false;
 
 	ndevs = vt_lab_devices(devs, VT_MAX_DEVS);
 	if (ndevs <= 0)
@@ -148,11 +226,14 @@ int main(void)
 	if (!edu)
 		vt_skip_all("no edu on the root bus in this topology");
 
-	vt_plan(4);
+	for (int i = 0; i < ndevs; i++)
+		has_vga |= strcmp(devs[i].name, "vga") == 0;
+
+	vt_plan(5);
 	test_refused_while_open(edu);
 	if (!ko || access(ko, R_OK)) {
 		/* Unloading without a way back would break whatever runs next. */
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < 4; i++)
 			vt_skip("VFIO_TEST_DRIVER_KO not set or not readable",
 				"unload and re-insert, step %d", i + 1);
 		return vt_finish();
@@ -160,5 +241,9 @@ int main(void)
 	test_unload();
 	test_reinsert_ids(ko, edu);
 	test_reinsert_plain(ko, edu);
+	if (has_vga)
+		test_reinsert_disable_vga(ko);
+	else
+		vt_skip("no VGA device in this topology", "insert with disable_vga=1");
 	return vt_finish();
 }
