@@ -83,6 +83,23 @@ static inline int vfio_pci_compat_set_driver_override(struct pci_dev *pdev,
 #define VFIO_PCI_DEVID_NOT_OWNED		-1
 #endif
 
+/*
+ * Since 6.5 the uAPI reports the AtomicOp widths a device can have completed
+ * by its root port (a VFIO_DEVICE_GET_INFO capability); we report it on
+ * older kernels too, with the same layout.
+ */
+#ifndef VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP
+#define VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP	5
+struct vfio_device_info_cap_pci_atomic_comp {
+	struct vfio_info_cap_header header;
+	__u32 flags;
+#define VFIO_PCI_ATOMIC_COMP32	(1 << 0)
+#define VFIO_PCI_ATOMIC_COMP64	(1 << 1)
+#define VFIO_PCI_ATOMIC_COMP128	(1 << 2)
+	__u32 reserved;
+};
+#endif
+
 struct iommufd_ctx;
 
 static inline bool vfio_pci_compat_cdev_opened(struct vfio_device *vdev)

@@ -1315,8 +1315,14 @@ static int vfio_pci_enable(struct vfio_pci_ng_device *vpdev)
 		goto err_disable;
 	vpdev->reset_works = !ret;
 
-	/* Mask INTx with DisINTx only where the device really supports it. */
-	vpdev->pci_2_3 = !nointxmask && pci_intx_mask_supported(pdev);
+	/*
+	 * Mask INTx with DisINTx only where the device really supports it.  A
+	 * device whose INTx is known broken keeps DisINTx set: INTx is hidden.
+	 */
+	if (vpdev->broken_intx)
+		pci_intx(pdev, 0);
+	vpdev->pci_2_3 = !nointxmask && !vpdev->broken_intx &&
+			 pci_intx_mask_supported(pdev);
 	vpdev->virq_disabled = false;
 
 	pci_save_state(pdev);
@@ -1423,12 +1429,50 @@ static void vfio_pci_close_device(struct vfio_device *core_vdev)
 /*
  * Info ioctls.
  */
+/*
+ * Which AtomicOp widths the device can have completed by the root port: the
+ * widths its function (the PF for a VF) completes itself, for which every
+ * bridge on the way up routes AtomicOps and the root port completes them.
+ * As in-tree, the check enables AtomicOp requests on that function.
+ */
+static int vfio_pci_add_atomic_cap(struct vfio_pci_ng_device *vpdev,
+				   struct vfio_info_cap *caps)
+{
+	static const struct {
+		u32 devcap2;
+		u32 flag;
+	} widths[] = {
+		{ PCI_EXP_DEVCAP2_ATOMIC_COMP32, VFIO_PCI_ATOMIC_COMP32 },
+		{ PCI_EXP_DEVCAP2_ATOMIC_COMP64, VFIO_PCI_ATOMIC_COMP64 },
+		{ PCI_EXP_DEVCAP2_ATOMIC_COMP128, VFIO_PCI_ATOMIC_COMP128 },
+	};
+	struct vfio_device_info_cap_pci_atomic_comp cap = {
+		.header.id = VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP,
+		.header.version = 1,
+	};
+	struct pci_dev *pdev = pci_physfn(vpdev->pdev);
+	u32 devcap2 = 0;
+	int i;
+
+	if (pcie_capability_read_dword(pdev, PCI_EXP_DEVCAP2, &devcap2))
+		return 0;
+	for (i = 0; i < ARRAY_SIZE(widths); i++)
+		if ((devcap2 & widths[i].devcap2) &&
+		    !pci_enable_atomic_ops_to_root(pdev, widths[i].devcap2))
+			cap.flags |= widths[i].flag;
+	if (!cap.flags)
+		return 0;
+	return vfio_info_add_capability(caps, &cap.header, sizeof(cap));
+}
+
 static long vfio_pci_ioctl_get_info(struct vfio_pci_ng_device *vpdev,
 				    struct vfio_device_info __user *uarg)
 {
 	unsigned long minsz = offsetofend(struct vfio_device_info, num_irqs);
 	struct vfio_device_info info = { };
+	struct vfio_info_cap caps = { };
 	u32 argsz;
+	int ret;
 
 	if (get_user(argsz, &uarg->argsz))
 		return -EFAULT;
@@ -1441,6 +1485,25 @@ static long vfio_pci_ioctl_get_info(struct vfio_pci_ng_device *vpdev,
 		info.flags |= VFIO_DEVICE_FLAGS_RESET;
 	info.num_regions = VFIO_PCI_NUM_REGIONS;
 	info.num_irqs = VFIO_PCI_NUM_IRQS;
+
+	ret = vfio_pci_add_atomic_cap(vpdev, &caps);
+	if (ret)
+		return ret;
+	if (caps.size) {
+		info.flags |= VFIO_DEVICE_FLAGS_CAPS;
+		if (argsz < sizeof(info) + caps.size) {
+			/* Tell the user how much room the chain needs. */
+			info.argsz = sizeof(info) + caps.size;
+		} else {
+			vfio_info_cap_shift(&caps, sizeof(info));
+			if (copy_to_user(uarg + 1, caps.buf, caps.size)) {
+				kfree(caps.buf);
+				return -EFAULT;
+			}
+			info.cap_offset = sizeof(info);
+		}
+		kfree(caps.buf);
+	}
 
 	return copy_to_user(uarg, &info, min_t(size_t, argsz, sizeof(info))) ?
 		-EFAULT : 0;
@@ -1704,6 +1767,43 @@ static void vfio_pci_read_msix_location(struct vfio_pci_ng_device *vpdev)
 			   PCI_MSIX_ENTRY_SIZE;
 }
 
+/*
+ * Devices whose INTx cannot be used: they advertise a pin but their
+ * interrupt is broken.  Their INTx is hidden from the user and kept
+ * disabled (in-tree: vfio_pci_nointx()), unless nointxmask asks for the
+ * exclusive-line mode for every device.
+ */
+static const struct pci_device_id vfio_pci_broken_intx_ids[] = {
+	/* Intel XL710/X710/XXV710 (i40e) 10/20/25/40 GbE */
+	{ PCI_VDEVICE(INTEL, 0x1572) },
+	{ PCI_VDEVICE(INTEL, 0x1574) },
+	{ PCI_VDEVICE(INTEL, 0x1580) },
+	{ PCI_VDEVICE(INTEL, 0x1581) },
+	{ PCI_VDEVICE(INTEL, 0x1583) },
+	{ PCI_VDEVICE(INTEL, 0x1584) },
+	{ PCI_VDEVICE(INTEL, 0x1585) },
+	{ PCI_VDEVICE(INTEL, 0x1586) },
+	{ PCI_VDEVICE(INTEL, 0x1587) },
+	{ PCI_VDEVICE(INTEL, 0x1588) },
+	{ PCI_VDEVICE(INTEL, 0x1589) },
+	{ PCI_VDEVICE(INTEL, 0x158a) },
+	{ PCI_VDEVICE(INTEL, 0x158b) },
+	{ PCI_VDEVICE(INTEL, 0x37d0) },
+	{ PCI_VDEVICE(INTEL, 0x37d1) },
+	{ PCI_VDEVICE(INTEL, 0x37d2) },
+	/* Intel X550 10 GbE */
+	{ PCI_VDEVICE(INTEL, 0x1563) },
+	{ }
+};
+
+static bool vfio_pci_intx_broken(struct pci_dev *pdev)
+{
+	if (!pci_match_id(vfio_pci_broken_intx_ids, pdev))
+		return false;
+	pci_info(pdev, "Masking broken INTx support\n");
+	return true;
+}
+
 static int vfio_pci_init_dev(struct vfio_device *core_vdev)
 {
 	struct vfio_pci_ng_device *vpdev = to_vpdev(core_vdev);
@@ -1719,8 +1819,9 @@ static int vfio_pci_init_dev(struct vfio_device *core_vdev)
 	INIT_LIST_HEAD(&vpdev->ioeventfds);
 	INIT_LIST_HEAD(&vpdev->dummy_resources);
 	vpdev->pcie = pci_is_pcie(pdev);
+	vpdev->broken_intx = !nointxmask && vfio_pci_intx_broken(pdev);
 	vpdev->nointx = pdev->is_virtfn || !pdev->pin ||
-			pdev->irq == IRQ_NOTCONNECTED;
+			pdev->irq == IRQ_NOTCONNECTED || vpdev->broken_intx;
 	vfio_pci_read_msix_location(vpdev);
 	return vfio_pci_mapping_init(vpdev);
 }

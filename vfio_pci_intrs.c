@@ -17,6 +17,7 @@
 
 #include <linux/eventfd.h>
 #include <linux/interrupt.h>
+#include <linux/irq.h>
 #include <linux/irqbypass.h>
 #include <linux/pci.h>
 #include <linux/rcupdate.h>
@@ -242,17 +243,26 @@ static int vfio_pci_intx_enable(struct vfio_pci_ng_device *vpdev,
 		irqflags = IRQF_SHARED;
 	} else {
 		irqflags = ctx->masked ? IRQF_NO_AUTOEN : 0;
+		/*
+		 * The handler masks with disable_irq_nosync(): that must mask
+		 * the line at once, not lazily on the next interrupt, or a
+		 * level-triggered line stays asserted and fires again before
+		 * the user unmasks.
+		 */
+		irq_set_status_flags(pdev->irq, IRQ_DISABLE_UNLAZY);
 	}
 
 	ret = request_irq(pdev->irq, vfio_pci_intx_handler, irqflags, ctx->name,
 			  vpdev);
 	if (ret)
-		goto err_name;
+		goto err_unlazy;
 
 	vpdev->irq_type = VFIO_PCI_INTX_IRQ_INDEX;
 	return 0;
 
-err_name:
+err_unlazy:
+	if (!vpdev->pci_2_3)
+		irq_clear_status_flags(pdev->irq, IRQ_DISABLE_UNLAZY);
 	kfree(ctx->name);
 err_ctx:
 	vfio_pci_free_ctx(vpdev);
@@ -281,6 +291,8 @@ static void vfio_pci_intx_disable(struct vfio_pci_ng_device *vpdev)
 	/* Leave the function masked: nobody handles its interrupt any more. */
 	__vfio_pci_intx_mask(vpdev);
 	free_irq(vpdev->pdev->irq, vpdev);
+	if (!vpdev->pci_2_3)
+		irq_clear_status_flags(vpdev->pdev->irq, IRQ_DISABLE_UNLAZY);
 	if (ctx->trigger)
 		eventfd_ctx_put(ctx->trigger);
 	kfree(ctx->name);

@@ -90,7 +90,8 @@ struct vfio_pci_vconfig;
  * @reset_works: a function reset succeeded at open.
  * @needs_reset: the last close could not reset the function; a bus reset
  *	of the dev_set will, once no member is open.
- * @nointx: INTx is unusable (no pin, or not connected).
+ * @nointx: INTx is unusable (no pin, not connected, or broken).
+ * @broken_intx: the device's INTx is known broken: DisINTx stays set.
  * @pcie: the function has a PCI Express capability.
  * @has_vga: a VGA-class function registered with the VGA arbiter whose
  *	legacy ranges the user may access (!disable_vga at probe).
@@ -137,6 +138,7 @@ struct vfio_pci_ng_device {
 	bool reset_works;
 	bool needs_reset;
 	bool nointx;
+	bool broken_intx;
 	bool pcie;
 	bool has_vga;
 };
