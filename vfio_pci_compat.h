@@ -93,9 +93,9 @@ static inline int vfio_pci_compat_set_driver_override(struct pci_dev *pdev,
 struct vfio_device_info_cap_pci_atomic_comp {
 	struct vfio_info_cap_header header;
 	__u32 flags;
-#define VFIO_PCI_ATOMIC_COMP32	(1 << 0)
-#define VFIO_PCI_ATOMIC_COMP64	(1 << 1)
-#define VFIO_PCI_ATOMIC_COMP128	(1 << 2)
+#define VFIO_PCI_ATOMIC_COMP32	BIT(0)
+#define VFIO_PCI_ATOMIC_COMP64	BIT(1)
+#define VFIO_PCI_ATOMIC_COMP128	BIT(2)
 	__u32 reserved;
 };
 #endif
