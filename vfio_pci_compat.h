@@ -10,8 +10,10 @@
 #define VFIO_PCI_COMPAT_H
 
 #include <linux/eventfd.h>
+#include <linux/huge_mm.h>
 #include <linux/mm.h>
 #include <linux/pci.h>
+#include <linux/pfn_t.h>
 #include <linux/vfio.h>
 
 #include "vfio_pci_compat_probes.h"
@@ -99,6 +101,38 @@ struct vfio_device_info_cap_pci_atomic_comp {
 	__u32 reserved;
 };
 #endif
+
+/*
+ * Huge PFN mappings: since 6.12 the mm core maps PFNs with PMD and PUD
+ * entries where the architecture allows it, which its Kconfig says
+ * (CONFIG_ARCH_SUPPORTS_*_PFNMAP exist from then on, and need THP).  The
+ * fault handler is then also the vma's huge_fault op.
+ * VFIO_PCI_FAULT_ORDER is the block an order-0 fault fills in.
+ */
+#define VFIO_PCI_FAULT_ORDER	(PMD_SHIFT - PAGE_SHIFT)
+
+#ifdef CONFIG_ARCH_SUPPORTS_HUGE_PFNMAP
+#define VFIO_PCI_COMPAT_HUGE_FAULT(fn)	.huge_fault = fn,
+#else
+#define VFIO_PCI_COMPAT_HUGE_FAULT(fn)
+#endif
+
+static inline vm_fault_t vfio_pci_compat_insert_pfn_huge(struct vm_fault *vmf,
+							 unsigned long pfn,
+							 unsigned int order)
+{
+#ifdef CONFIG_ARCH_SUPPORTS_PMD_PFNMAP
+	if (order == PMD_SHIFT - PAGE_SHIFT)
+		return vmf_insert_pfn_pmd(vmf, __pfn_to_pfn_t(pfn, PFN_DEV),
+					  vmf->flags & FAULT_FLAG_WRITE);
+#endif
+#ifdef CONFIG_ARCH_SUPPORTS_PUD_PFNMAP
+	if (order == PUD_SHIFT - PAGE_SHIFT)
+		return vmf_insert_pfn_pud(vmf, __pfn_to_pfn_t(pfn, PFN_DEV),
+					  vmf->flags & FAULT_FLAG_WRITE);
+#endif
+	return VM_FAULT_FALLBACK;
+}
 
 struct iommufd_ctx;
 

@@ -351,39 +351,68 @@ void vfio_pci_zap_and_down_write_memory_lock(struct vfio_pci_ng_device *vpdev)
 	vfio_pci_zap_bars(vpdev);
 }
 
-static vm_fault_t vfio_pci_mmap_fault(struct vm_fault *vmf)
+/* The PFN backing user address @addr of a BAR mapping. */
+static unsigned long vfio_pci_vma_pfn(struct vfio_pci_ng_device *vpdev,
+				      struct vm_area_struct *vma,
+				      unsigned long addr)
 {
-	struct vm_area_struct *vma = vmf->vma;
-	struct vfio_pci_ng_device *vpdev = vma->vm_private_data;
 	unsigned int bar = vma->vm_pgoff >>
 			   (VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT);
 	unsigned long bar_pgoff = vma->vm_pgoff &
 				  (VFIO_PCI_OFFSET_MASK >> PAGE_SHIFT);
-	unsigned long base_pfn, addr;
+
+	return (pci_resource_start(vpdev->pdev, bar) >> PAGE_SHIFT) +
+	       bar_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+}
+
+/*
+ * Fault in a BAR mapping with entries of PAGE_SIZE << @order bytes.
+ *
+ * Huge orders (PMD, PUD; where the kernel maps PFNs with them) map the
+ * naturally aligned block around the address when it lies inside the vma
+ * and its PFNs are aligned too, else fall back to the next smaller order.
+ * Order 0 maps the whole PMD-sized block around the address, clipped to
+ * the vma: that block could not be mapped huge, and a BAR is mapped to be
+ * used, so one fault per block is much cheaper than one per page while the
+ * time spent in one fault stays bounded.  Pages already present are kept.
+ */
+static vm_fault_t vfio_pci_mmap_huge_fault(struct vm_fault *vmf,
+					   unsigned int order)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct vfio_pci_ng_device *vpdev = vma->vm_private_data;
+	unsigned long size = PAGE_SIZE << (order ? order : VFIO_PCI_FAULT_ORDER);
+	unsigned long start = ALIGN_DOWN(vmf->address, size);
+	unsigned long end = start + size;
+	unsigned long pfn, addr;
 	vm_fault_t ret;
 
-	base_pfn = (pci_resource_start(vpdev->pdev, bar) >> PAGE_SHIFT) +
-		   bar_pgoff - (vma->vm_start >> PAGE_SHIFT);
+	if (order) {
+		pfn = vfio_pci_vma_pfn(vpdev, vma, start);
+		if (start < vma->vm_start || end > vma->vm_end ||
+		    !IS_ALIGNED(pfn, 1UL << order))
+			return VM_FAULT_FALLBACK;
+	}
 
 	down_read(&vpdev->memory_lock);
 	if (vpdev->pm_runtime_engaged || !vfio_pci_memory_enabled(vpdev)) {
 		ret = VM_FAULT_SIGBUS;
 		goto out;
 	}
+	if (order) {
+		ret = vfio_pci_compat_insert_pfn_huge(vmf, pfn, order);
+		goto out;
+	}
 
-	/*
-	 * Map the faulting page, then the rest of the vma: a BAR is mapped
-	 * to be used, and one fault per vma is much cheaper than one per
-	 * page.  Pages already present are left alone.
-	 */
-	ret = vmf_insert_pfn(vma, vmf->address,
-			     base_pfn + (vmf->address >> PAGE_SHIFT));
+	addr = vmf->address & PAGE_MASK;
+	ret = vmf_insert_pfn(vma, addr, vfio_pci_vma_pfn(vpdev, vma, addr));
 	if (ret != VM_FAULT_NOPAGE)
 		goto out;
-	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
+	for (addr = max(start, vma->vm_start); addr < min(end, vma->vm_end);
+	     addr += PAGE_SIZE) {
 		if (addr == (vmf->address & PAGE_MASK))
 			continue;
-		if (vmf_insert_pfn(vma, addr, base_pfn + (addr >> PAGE_SHIFT)) !=
+		if (vmf_insert_pfn(vma, addr, vfio_pci_vma_pfn(vpdev, vma, addr)) !=
 		    VM_FAULT_NOPAGE)
 			break;
 	}
@@ -392,8 +421,14 @@ out:
 	return ret;
 }
 
+static vm_fault_t vfio_pci_mmap_fault(struct vm_fault *vmf)
+{
+	return vfio_pci_mmap_huge_fault(vmf, 0);
+}
+
 static const struct vm_operations_struct vfio_pci_mmap_ops = {
 	.fault = vfio_pci_mmap_fault,
+	VFIO_PCI_COMPAT_HUGE_FAULT(vfio_pci_mmap_huge_fault)
 };
 
 static int vfio_pci_mmap(struct vfio_device *core_vdev,
