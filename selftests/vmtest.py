@@ -3,13 +3,15 @@
 """Boot one kernel of the test matrix under QEMU TCG and run the selftests in it.
 
     vmtest.py --kernel {6.1|6.12|debug} --mode {ng|baseline} [--topology NAME]
-              [--module KO] [--tests DIR] [--cmd 'shell command'] [--timeout S]
-              [--module-params 'p=v ...'] [--logdir DIR] [--keep] [--verbose]
+              [--module KO] [--tests DIR] [--only t_a,t_b] [--cmd 'shell command']
+              [--timeout S] [--module-params 'p=v ...'] [--label NAME]
+              [--logdir DIR] [--keep] [--verbose]
 
 The guest is a busybox initramfs (selftests/vm/init). It loads the vfio core
 and then either our vfio-pci.ko ("ng") or the kernel's own vfio_pci
-("baseline"), runs every t_* program of --tests in sorted order (or --cmd),
-unloads vfio_pci, checks kmemleak where the kernel has it, and powers off.
+("baseline"), runs every t_* program of --tests in sorted order (those named
+by --only, or --cmd instead), unloads vfio_pci, checks kmemleak where the
+kernel has it, and powers off.
 
 Every TAP "ok"/"not ok" line counts; "# SKIP" and "# TODO" count as skipped.
 A program that is killed, exits non-zero without a "not ok" (4, the kselftest
@@ -17,7 +19,9 @@ skip status, is fine), prints no plan or not as many results as planned
 counts as one more failure. So does every kernel report in the console log
 (BUG, WARNING, Oops, KASAN, lockdep, Call Trace, kmemleak), a setup or
 teardown step that fails in the guest, a guest that dies before its end
-marker, and a timeout. The last line is "N passed, N failed, N skipped".
+marker, and a timeout. The summary line is "<kernel> <mode>: N passed, N
+failed, N skipped" ("<kernel> <mode> [<label>]: ..." with --label), the last
+line the bare "N passed, N failed, N skipped".
 
 Guest environment of each test program (cwd /tmp, stdout and stderr on
 ttyS1, busybox applets in PATH; proc, sysfs, devtmpfs, debugfs and a tmpfs
@@ -519,20 +523,26 @@ class Result:
     ready_seconds: float | None = None  # QEMU start to init running
     seconds: float | None = None        # QEMU start to exit: boot to poweroff
     logdir: str | None = None           # None: removed after success
+    label: str | None = None            # names the run in summary() and timing()
 
     @property
     def ok(self):
         return self.failed == 0
+
+    @property
+    def name(self):
+        """The run's name: '6.12 ng', or '6.12 ng [label]'."""
+        return f'{self.kernel} {self.mode}' + (f' [{self.label}]' if self.label else '')
 
     def fail(self, text):
         self.failed += 1
         self.failures.append(text)
 
     def summary(self):
-        return f'{self.kernel} {self.mode}: {counts(self.passed, self.failed, self.skipped)}'
+        return f'{self.name}: {counts(self.passed, self.failed, self.skipped)}'
 
     def timing(self):
-        text = f'# {self.kernel} {self.mode}: boot to poweroff {self.seconds:.1f} s'
+        text = f'# {self.name}: boot to poweroff {self.seconds:.1f} s'
         if self.ready_seconds is not None:
             text += f' (init up after {self.ready_seconds:.1f} s)'
         return text
@@ -912,14 +922,23 @@ def _guest_modules(tree, mode, module):
     return load, [tree.guest_path(m) for m in load] + [NG_MODULE_GUEST_PATH], NG_MODULE_GUEST_PATH
 
 
-def _test_files(tests, cmd):
-    """(all regular files of `tests`, the t_* programs among them), sorted."""
+def _test_files(tests, cmd, only=None):
+    """(all regular files of `tests`, the t_* programs among them to run),
+    sorted. `only`: the names of the programs to run (default: all); a name
+    that is no t_* program of `tests` is an error."""
+    if cmd is not None and only is not None:
+        raise SetupError('--only selects test programs: not with --cmd')
     if not os.path.isdir(tests):
         if cmd is None:
             raise SetupError(f'test directory {tests} does not exist')
         return [], []
     files = sorted(f for f in os.listdir(tests) if os.path.isfile(os.path.join(tests, f)))
     programs = [f for f in files if f.startswith('t_') and os.access(os.path.join(tests, f), os.X_OK)]
+    if only is not None:
+        unknown = sorted(set(only) - set(programs))
+        if unknown or not only:
+            raise SetupError(f'--only: no t_* program {" ".join(unknown) or "named"} in {tests}')
+        programs = [p for p in programs if p in only]
     return files, programs
 
 
@@ -948,8 +967,11 @@ def _qemu_argv(kernel, initrd, machine, topology, logdir):
 
 def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout=None,
         logdir=None, keep=False, verbose=False, echo=print, test_timeout=None,
-        qemu_args=(), module_params=None):
+        qemu_args=(), module_params=None, only=None, label=None):
     """Boot `kernel` with `topology`, run the tests (or `cmd`) in `mode`.
+
+    `only`: names of the t_* programs to run (default: every one of `tests`).
+    `label` names the run in its summary and timing lines.
 
     `module_params` ("enable_sriov=1 ...") go to the insmod of vfio-pci.ko,
     ours or the in-tree one.
@@ -968,7 +990,7 @@ def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout
     tree = ModuleTree(kern)
     load, insmods, driver_ko = _guest_modules(tree, mode, module)
     tests = os.path.abspath(tests or DEFAULT_TESTS)
-    files, programs = _test_files(tests, cmd)
+    files, programs = _test_files(tests, cmd, only)
     if cmd is None and not programs and echo:
         echo(f'# no t_* test programs in {tests}')
     timeout = timeout or kern.default('timeout')
@@ -1013,7 +1035,8 @@ def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout
     with open(os.path.join(logdir, 'qemu-cmdline.txt'), 'w') as f:
         f.write(shlex.join(argv) + '\n')
 
-    result = Result(kernel=kernel, mode=mode, topology=topology, cmd=cmd, logdir=logdir)
+    result = Result(kernel=kernel, mode=mode, topology=topology, cmd=cmd, logdir=logdir,
+                    label=label)
     session = _Session(result, machine, logdir, echo, verbose, test_timeout)
     console_end = None  # where the console stops counting (a hang dump follows)
     with open(os.path.join(logdir, 'qemu.log'), 'w') as qemu_log:
@@ -1060,6 +1083,11 @@ def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout
 # --------------------------------------------------------------------------
 # Command line
 
+def _names(text):
+    """'t_a,t_b' or 't_a t_b' -> ['t_a', 't_b']."""
+    return [name for name in text.replace(',', ' ').split() if name]
+
+
 def _parse_args(argv):
     topologies = '\n'.join(f'  {name:8} {text}' for name, (text, _) in TOPOLOGIES.items())
     parser = argparse.ArgumentParser(
@@ -1074,8 +1102,12 @@ def _parse_args(argv):
                         '(both modes), e.g. "enable_sriov=1"')
     parser.add_argument('--tests', help='directory of t_* programs and other files '
                         '(default: selftests/out), copied to /tests in the guest')
+    parser.add_argument('--only', type=_names, metavar='T_A,T_B', help='run only these t_* programs of --tests '
+                        '(names, comma-separated)')
     parser.add_argument('--cmd', help='run this shell command instead of the tests, '
                         'exit with its status')
+    parser.add_argument('--label', help='name of the run in its summary line: '
+                        '"KERNEL MODE [LABEL]: N passed, ..."')
     debug = KERNEL_DEFAULTS['debug']
     parser.add_argument('--timeout', type=float, help='seconds for the whole run (default: '
                         f'{DEFAULTS["timeout"]}, debug: {debug["timeout"]})')
@@ -1100,7 +1132,7 @@ def main(argv=None):
         result = run(kernel=args.kernel, mode=args.mode, topology=args.topology, module=args.module,
                      tests=args.tests, cmd=args.cmd, timeout=args.timeout, logdir=args.logdir,
                      keep=args.keep, verbose=args.verbose, echo=echo, test_timeout=args.test_timeout,
-                     module_params=args.module_params)
+                     module_params=args.module_params, only=args.only, label=args.label)
     except SetupError as e:
         print(f'vmtest: {e}', file=sys.stderr)
         return 2

@@ -299,5 +299,32 @@ class ModuleInfo(unittest.TestCase):
         self.assertIsNone(vmtest._split_module_file('modules.dep'))
 
 
+class TestSelection(unittest.TestCase):
+
+    def test_only_and_labels(self):
+        with tempfile.TemporaryDirectory() as tests:
+            for name, mode in (('t_10_a', 0o755), ('t_20_b', 0o755), ('t_30_c', 0o755),
+                               ('vfio-demo', 0o755), ('t_40_data', 0o644)):
+                path = os.path.join(tests, name)
+                open(path, 'w').close()
+                os.chmod(path, mode)
+            files, programs = vmtest._test_files(tests, None)
+            self.assertEqual(programs, ['t_10_a', 't_20_b', 't_30_c'])
+            self.assertEqual(len(files), 5)
+            files, programs = vmtest._test_files(tests, None, ['t_30_c', 't_10_a'])
+            self.assertEqual(programs, ['t_10_a', 't_30_c'])  # sorted, every file still copied
+            self.assertEqual(len(files), 5)
+            for only in (['t_10_a', 't_99_typo'], ['t_40_data'], [], ['vfio-demo']):
+                with self.subTest(only=only), self.assertRaises(vmtest.SetupError):
+                    vmtest._test_files(tests, None, only)
+            with self.assertRaises(vmtest.SetupError):
+                vmtest._test_files(tests, '/tests/vfio-demo', ['t_10_a'])
+        result = vmtest.Result(kernel='6.12', mode='ng', topology='sriov', passed=3, seconds=1.0)
+        self.assertEqual(result.summary(), '6.12 ng: 3 passed, 0 failed, 0 skipped')
+        result.label = 'sriov'
+        self.assertEqual(result.summary(), '6.12 ng [sriov]: 3 passed, 0 failed, 0 skipped')
+        self.assertTrue(result.timing().startswith('# 6.12 ng [sriov]: boot to poweroff'))
+
+
 if __name__ == '__main__':
     unittest.main()
