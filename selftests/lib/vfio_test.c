@@ -379,6 +379,14 @@ const char *vt_driver_ko(void)
 	return ko && *ko ? ko : NULL;
 }
 
+bool vt_nointxmask(void)
+{
+	char val[8];
+
+	return vt_read_file("/sys/module/" VT_MODULE "/parameters/nointxmask", val,
+			    sizeof(val)) > 0 && (val[0] == 'Y' || val[0] == '1');
+}
+
 bool vt_extension(const char *why, const char *fmt, ...)
 {
 	char desc[256], reason[256];

@@ -124,6 +124,13 @@ bool vt_kernel_is_6_1(void);
 bool vt_slow_kernel(void);
 /* VFIO_TEST_DRIVER_KO: where the vfio-pci module to re-insert is, or NULL. */
 const char *vt_driver_ko(void);
+/*
+ * The nointxmask parameter of the loaded vfio_pci (ours and the in-tree one
+ * have it; read from sysfs): INTx is then masked at the interrupt
+ * controller, on a host IRQ line the device must have for itself, instead
+ * of by INTx-disable in the device's command register (PCI 2.3 masking).
+ */
+bool vt_nointxmask(void);
 
 /*
  * Gate for a case that checks behaviour beyond mainline vfio-pci.  In

@@ -8,6 +8,12 @@
  *   an interrupt still pending at unmask is signalled again, trigger
  *   removal and replacement, the INTx-disable bit of the virtual command
  *   register;
+ * - the masking mode (the driver's nointxmask parameter): with PCI 2.3
+ *   masking (the default) DisINTx in the hardware command register is the
+ *   mask, and the host IRQ line is shared with another device on it; with
+ *   nointxmask=1 (check.py's [nointxmask] run) the line is masked at the
+ *   interrupt controller, DisINTx stays clear and the line is exclusive (the
+ *   other device's INTx enable gets EBUSY);
  * - switching MSI <-> INTx (refused without a disable first);
  * - the factorial-completion interrupt (raised from edu's own thread), by
  *   MSI and by INTx;
@@ -20,6 +26,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +62,7 @@
 #define DMA_LEN			0x800
 
 #define PCI_COMMAND		0x04
+#define PCI_INTERRUPT_PIN	0x3d
 #define PCI_COMMAND_MEMORY	0x2
 #define PCI_COMMAND_MASTER	0x4
 #define PCI_COMMAND_INTX_DISABLE 0x400
@@ -134,6 +142,29 @@ static struct vt_vfio v;
 static const char *bdf;
 static int dev;
 static char msi_name[64], intx_name[64];
+static bool nointxmask;	/* the driver's nointxmask parameter */
+
+/*
+ * The function's INTx mask as the hardware shows it.  With PCI 2.3 masking
+ * it is DisINTx in the host's command register; with nointxmask the line is
+ * masked at the interrupt controller and DisINTx stays clear whatever the
+ * mask, which shows that the mode is in effect.
+ */
+static bool check_hw_mask(bool masked, const char *fmt, ...) VT_PRINTF(2, 3);
+static bool check_hw_mask(bool masked, const char *fmt, ...)
+{
+	bool disintx = host_command(bdf) & PCI_COMMAND_INTX_DISABLE;
+	char what[128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (nointxmask)
+		return vt_check(!disintx, "%s: DisINTx set in hardware under nointxmask", what);
+	return vt_check(disintx == masked, "%s: DisINTx %s in hardware, want %s", what,
+			disintx ? "set" : "clear", masked ? "set" : "clear");
+}
 
 static void test_irq_info(void)
 {
@@ -252,16 +283,14 @@ static void test_intx_automask(void)
 	for (int round = 0; round < 2; round++) {
 		if (!intx_fire(efd, "raise"))
 			break;
-		/* Automasked by DisINTx in the device (PCI 2.3 masking). */
-		vt_check(host_command(bdf) & PCI_COMMAND_INTX_DISABLE,
-			 "round %d: DisINTx not set in hardware while automasked", round);
+		/* Automasked (by DisINTx in the device with PCI 2.3 masking). */
+		check_hw_mask(true, "round %d: automasked", round);
 		edu_raise(dev, 0x1);
 		intx_quiet(efd, "second raise without unmask");
 		edu_ack_all(dev);
 		intx_quiet(efd, "ack without unmask");
 		vt_check_ok(intx_unmask(dev), "UNMASK DATA_NONE");
-		vt_check(!(host_command(bdf) & PCI_COMMAND_INTX_DISABLE),
-			 "round %d: DisINTx still set in hardware after unmask", round);
+		check_hw_mask(false, "round %d: unmasked", round);
 		intx_quiet(efd, "unmask with nothing pending");
 	}
 	/* UNMASK by DATA_BOOL: false does nothing, true unmasks. */
@@ -340,8 +369,7 @@ static void test_intx_pending(void)
 	/* Not acked: the line is still asserted when we unmask. */
 	vt_check_ok(intx_unmask(dev), "UNMASK with the interrupt pending");
 	vt_check(vt_efd_wait(efd, WAIT_MS) >= 1, "pending interrupt not signalled at unmask");
-	vt_check(host_command(bdf) & PCI_COMMAND_INTX_DISABLE,
-		 "DisINTx cleared although the interrupt is still pending");
+	check_hw_mask(true, "unmasked with the interrupt still pending");
 	vt_check_ok(intx_unmask(dev), "UNMASK again, still pending");
 	vt_check(vt_efd_wait(efd, WAIT_MS) >= 1, "still-pending interrupt not signalled");
 	edu_ack_all(dev);
@@ -366,7 +394,7 @@ static void test_intx_pending(void)
 	/* MASK by ioctl: a raise while masked is held, and delivered at unmask. */
 	vt_check_ok(vt_irq_action_none(dev, VFIO_IRQ_SET_ACTION_MASK, VFIO_PCI_INTX_IRQ_INDEX),
 		    "MASK DATA_NONE");
-	vt_check(host_command(bdf) & PCI_COMMAND_INTX_DISABLE, "DisINTx not set by MASK");
+	check_hw_mask(true, "MASK");
 	edu_raise(dev, 0x1);
 	intx_quiet(efd, "raise while masked by ioctl");
 	vt_check_ok(intx_unmask(dev), "UNMASK");
@@ -418,8 +446,7 @@ static void test_intx_trigger(void)
 		vt_check_eq(vt_proc_irq_lines(intx_name), 1, "/proc/interrupts with no trigger");
 		edu_raise(dev, 0x1);
 		intx_quiet(efd, "raise with trigger removed");
-		vt_check(host_command(bdf) & PCI_COMMAND_INTX_DISABLE,
-			 "not automasked with no trigger");
+		check_hw_mask(true, "raised with no trigger");
 		edu_ack_all(dev);
 		vt_check_ok(intx_unmask(dev), "UNMASK");
 	}
@@ -466,8 +493,7 @@ static void test_intx_config_disable(void)
 	/* A command write that leaves DisINTx clear must not undo the automask. */
 	if (intx_fire(efd, "raise")) {
 		cmd_update(dev, PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY, 0);
-		vt_check(host_command(bdf) & PCI_COMMAND_INTX_DISABLE,
-			 "command write cleared DisINTx of the automasked function");
+		check_hw_mask(true, "command write while automasked");
 		intx_quiet(efd, "after a command write while automasked");
 		edu_ack_all(dev);
 		vt_check_ok(intx_unmask(dev), "UNMASK");
@@ -512,19 +538,149 @@ out:
  * Run first, while the function's DisINTx is still as open left it: with no
  * interrupt set up, the hardware bit follows the virtual one (the in-tree
  * driver's mask/unmask helpers do that), so that a device the user told not
- * to assert INTx cannot hold a shared line.
+ * to assert INTx cannot hold a shared line.  Not with nointxmask, which
+ * never touches DisINTx (and never shares the line).
  */
 static void test_config_disable_no_irq(void)
 {
-	vt_begin("INTx-disable with no IRQ set up follows to the hardware");
+	vt_begin("INTx-disable with no IRQ set up follows to the hardware (%s)",
+		 nointxmask ? "nointxmask: stays clear" : "PCI 2.3 masking");
 	vt_diag("DisINTx in hardware after open: %d",
 		!!(host_command(bdf) & PCI_COMMAND_INTX_DISABLE));
 	if (cmd_update(dev, PCI_COMMAND_INTX_DISABLE, 0))
-		vt_check(host_command(bdf) & PCI_COMMAND_INTX_DISABLE,
-			 "virtual DisINTx set with no IRQ: not set in hardware");
+		check_hw_mask(true, "virtual DisINTx set with no IRQ");
 	if (cmd_update(dev, 0, PCI_COMMAND_INTX_DISABLE))
-		vt_check(!(host_command(bdf) & PCI_COMMAND_INTX_DISABLE),
-			 "virtual DisINTx cleared with no IRQ: still set in hardware");
+		check_hw_mask(false, "virtual DisINTx cleared with no IRQ");
+	vt_end();
+}
+
+/* The "actions" of a host IRQ: the names of its handlers, comma-separated. */
+static int irq_actions(const char *irq, char *buf, size_t len)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/sys/kernel/irq/%s/actions", irq);
+	return vt_read_file(path, buf, len);
+}
+
+/*
+ * Open another lab device on the host IRQ line of ours into *v2; returns
+ * its index in devs[] or -1.  Devices with no INTx pin or bound to another
+ * driver are passed over.  A function's line is known once it is enabled
+ * (the device open does that), so each candidate is opened to see.
+ */
+static int open_line_partner(const char *irq, struct vt_dev *devs, int n, struct vt_vfio *v2)
+{
+	char other_irq[16], driver[VT_NAME_LEN];
+	uint8_t cfg[64];
+
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(devs[i].bdf, bdf) ||
+		    vt_sysfs_config(devs[i].bdf, cfg, sizeof(cfg)) != sizeof(cfg) ||
+		    !cfg[PCI_INTERRUPT_PIN] || vt_driver(devs[i].bdf, driver, sizeof(driver)) ||
+		    (driver[0] && strcmp(driver, VT_DRIVER)) ||
+		    vt_bind(devs[i].bdf) || vt_vfio_open(v2, devs[i].bdf) < 0)
+			continue;
+		if (vt_sysfs_read(devs[i].bdf, "irq", other_irq, sizeof(other_irq)) > 0) {
+			vt_diag("%s %s: host IRQ %s", devs[i].name, devs[i].bdf, other_irq);
+			if (!strcmp(irq, other_irq))
+				return i;
+		}
+		vt_vfio_close(v2);
+	}
+	return -1;
+}
+
+/*
+ * The host IRQ line with another lab device on it (in the "all" topology
+ * edu0 shares one with the nvme behind rp1).  PCI 2.3 masking: both
+ * drivers take the line shared, and each function's raise reaches only its
+ * own eventfd.  nointxmask: the line is the first user's alone, a second
+ * INTx enable on it fails with EBUSY until the first one is disabled.
+ */
+static void test_intx_line(void)
+{
+	struct vt_dev devs[VT_MAX_DEVS];
+	char irq[16] = "?", actions[256], other_name[64];
+	const char *other;
+	struct vt_vfio v2;
+	bool other_edu;
+	int n, i = -1, efd = vt_efd_new(), efd2 = vt_efd_new();
+
+	vt_begin("INTx line: %s", nointxmask ? "exclusive (nointxmask), a second user gets EBUSY"
+			  : "shared with another device on it (PCI 2.3 masking)");
+	n = vt_lab_devices(devs, VT_MAX_DEVS);
+	if (vt_sysfs_read(bdf, "irq", irq, sizeof(irq)) > 0)
+		i = open_line_partner(irq, devs, n, &v2);
+	if (i < 0) {
+		vt_end_skip("no other device on host IRQ %s", irq);
+		close(efd);
+		close(efd2);
+		return;
+	}
+	other = devs[i].bdf;
+	other_edu = devs[i].vendor == 0x1234 && devs[i].device == 0x11e8;
+	vt_diag("host IRQ %s: %s and %s %s", irq, bdf, devs[i].name, other);
+	snprintf(other_name, sizeof(other_name), "vfio-intx(%s)", devs[i].bdf);
+	if (other_edu) {
+		cmd_update(v2.device, PCI_COMMAND_MEMORY, 0);
+		edu_ack_all(v2.device);
+	}
+	if (!vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd), "enable INTx"))
+		goto out_close;
+
+	if (nointxmask) {
+		vt_check_errno(vt_irq_set_fd(v2.device, VFIO_PCI_INTX_IRQ_INDEX, efd2), EBUSY,
+			       "%s: INTx on the line %s has for itself", other, bdf);
+		if (vt_check_ret(irq_actions(irq, actions, sizeof(actions)), "IRQ %s actions", irq))
+			vt_check(!strcmp(actions, intx_name), "IRQ %s actions '%s', want '%s' alone",
+				 irq, actions, intx_name);
+		intx_fire(efd, "raise on the exclusive line");
+		edu_ack_all(dev);
+		vt_check_ok(vt_irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
+		/* Free again: the other one may have it now, and we may not. */
+		if (vt_check_ok(vt_irq_set_fd(v2.device, VFIO_PCI_INTX_IRQ_INDEX, efd2),
+				"%s: INTx once the line is free", other)) {
+			vt_check_errno(vt_irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd), EBUSY,
+				       "INTx on the line %s has now", other);
+			vt_check_ok(vt_irq_disable(v2.device, VFIO_PCI_INTX_IRQ_INDEX),
+				    "%s: disable INTx", other);
+		}
+		goto out_close;
+	}
+
+	if (vt_check_ok(vt_irq_set_fd(v2.device, VFIO_PCI_INTX_IRQ_INDEX, efd2),
+			"%s: INTx on the shared line", other)) {
+		if (vt_check_ret(irq_actions(irq, actions, sizeof(actions)), "IRQ %s actions", irq))
+			vt_check(strstr(actions, intx_name) && strstr(actions, other_name),
+				 "IRQ %s actions '%s': want both functions", irq, actions);
+		for (int round = 0; round < 2; round++) {
+			intx_fire(efd, "raise on the shared line");
+			vt_check_eq(vt_efd_take(efd2), 0, "round %d: %s signalled for %s's raise",
+				    round, other, bdf);
+			edu_ack_all(dev);
+			vt_check_ok(intx_unmask(dev), "UNMASK");
+			if (!other_edu)
+				continue;
+			edu_raise(v2.device, 0x1);
+			vt_check(vt_efd_wait(efd2, WAIT_MS) >= 1, "round %d: %s INTx did not fire",
+				 round, other);
+			vt_check_eq(vt_efd_wait(efd, QUIET_MS), 0, "round %d: %s signalled for %s's raise",
+				    round, bdf, other);
+			edu_ack_all(v2.device);
+			vt_check_ok(intx_unmask(v2.device), "%s: UNMASK", other);
+		}
+		vt_check_ok(vt_irq_disable(v2.device, VFIO_PCI_INTX_IRQ_INDEX),
+			    "%s: disable INTx", other);
+	}
+	vt_check_ok(vt_irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
+out_close:
+	edu_ack_all(dev);
+	if (other_edu)
+		edu_ack_all(v2.device);
+	vt_vfio_close(&v2);
+	close(efd);
+	close(efd2);
 	vt_end();
 }
 
@@ -708,8 +864,11 @@ int main(void)
 	snprintf(msi_name, sizeof(msi_name), "vfio-msi[0](%s)", bdf);
 	snprintf(intx_name, sizeof(intx_name), "vfio-intx(%s)", bdf);
 
-	vt_plan(12);
-	vt_diag("edu %s (%s, kernel %s)", bdf, vt_baseline() ? "baseline" : "ng", vt_kernel());
+	nointxmask = vt_nointxmask();
+	vt_plan(13);
+	vt_diag("edu %s (%s, kernel %s), INTx masking: %s", bdf,
+		vt_baseline() ? "baseline" : "ng", vt_kernel(),
+		nointxmask ? "nointxmask (IRQ chip, exclusive line)" : "PCI 2.3 (DisINTx)");
 	if (vt_bind(bdf) || vt_vfio_open(&v, bdf) < 0)
 		vt_bail("cannot open %s", bdf);
 	dev = v.device;
@@ -731,6 +890,7 @@ int main(void)
 	test_intx_pending();
 	test_intx_trigger();
 	test_intx_config_disable();
+	test_intx_line();
 	test_switching();
 	test_factorial();
 	test_dma();
