@@ -112,9 +112,7 @@ struct vfio_device_info_cap_pci_atomic_comp {
 #define VFIO_PCI_FAULT_ORDER	(PMD_SHIFT - PAGE_SHIFT)
 
 #ifdef CONFIG_ARCH_SUPPORTS_HUGE_PFNMAP
-#define VFIO_PCI_COMPAT_HUGE_FAULT(fn)	.huge_fault = fn,
-#else
-#define VFIO_PCI_COMPAT_HUGE_FAULT(fn)
+#define VFIO_PCI_HAVE_HUGE_PFNMAP 1
 #endif
 
 static inline vm_fault_t vfio_pci_compat_insert_pfn_huge(struct vm_fault *vmf,

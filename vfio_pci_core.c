@@ -428,7 +428,9 @@ static vm_fault_t vfio_pci_mmap_fault(struct vm_fault *vmf)
 
 static const struct vm_operations_struct vfio_pci_mmap_ops = {
 	.fault = vfio_pci_mmap_fault,
-	VFIO_PCI_COMPAT_HUGE_FAULT(vfio_pci_mmap_huge_fault)
+#ifdef VFIO_PCI_HAVE_HUGE_PFNMAP
+	.huge_fault = vfio_pci_mmap_huge_fault,
+#endif
 };
 
 static int vfio_pci_mmap(struct vfio_device *core_vdev,
