@@ -8,6 +8,7 @@
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/rwsem.h>
+#include <linux/uaccess.h>
 #include <linux/vfio.h>
 
 #include "vfio_pci_compat.h"
@@ -146,6 +147,48 @@ struct vfio_pci_ng_device {
 static inline struct vfio_pci_ng_device *to_vpdev(struct vfio_device *vdev)
 {
 	return container_of(vdev, struct vfio_pci_ng_device, vdev);
+}
+
+/*
+ * User copies of a register: 1, 2, 4 or 8 bytes, each a size known at
+ * compile time, which the compiler turns into single moves and for which
+ * hardened usercopy has nothing to check at run time.  Any other size
+ * copies nothing and fails (returns @n).
+ */
+static inline unsigned long vfio_pci_copy_from_user_small(void *to,
+							  const void __user *from,
+							  size_t n)
+{
+	switch (n) {
+	case 1:
+		return copy_from_user(to, from, 1);
+	case 2:
+		return copy_from_user(to, from, 2);
+	case 4:
+		return copy_from_user(to, from, 4);
+	case 8:
+		return copy_from_user(to, from, 8);
+	default:
+		return n;
+	}
+}
+
+static inline unsigned long vfio_pci_copy_to_user_small(void __user *to,
+							const void *from,
+							size_t n)
+{
+	switch (n) {
+	case 1:
+		return copy_to_user(to, from, 1);
+	case 2:
+		return copy_to_user(to, from, 2);
+	case 4:
+		return copy_to_user(to, from, 4);
+	case 8:
+		return copy_to_user(to, from, 8);
+	default:
+		return n;
+	}
 }
 
 /* vfio_pci_core.c */

@@ -303,37 +303,6 @@ static bool vfio_pci_small_access(struct vfio_pci_ng_device *vpdev,
 	       pos >= vpdev->msix_offset + vpdev->msix_size;
 }
 
-/* User copies of 1, 2, 4 or 8 bytes, each of a size known at compile time. */
-static unsigned long vfio_pci_copy_in_small(u8 *kbuf, const char __user *buf,
-					    size_t count)
-{
-	switch (count) {
-	case 1:
-		return copy_from_user(kbuf, buf, 1);
-	case 2:
-		return copy_from_user(kbuf, buf, 2);
-	case 4:
-		return copy_from_user(kbuf, buf, 4);
-	default:
-		return copy_from_user(kbuf, buf, 8);
-	}
-}
-
-static unsigned long vfio_pci_copy_out_small(char __user *buf, const u8 *kbuf,
-					     size_t count)
-{
-	switch (count) {
-	case 1:
-		return copy_to_user(buf, kbuf, 1);
-	case 2:
-		return copy_to_user(buf, kbuf, 2);
-	case 4:
-		return copy_to_user(buf, kbuf, 4);
-	default:
-		return copy_to_user(buf, kbuf, 8);
-	}
-}
-
 static ssize_t vfio_pci_bar_rw_small(struct vfio_pci_ng_device *vpdev,
 				     const struct vfio_pci_rw_window *win,
 				     char __user *buf, size_t count,
@@ -342,7 +311,7 @@ static ssize_t vfio_pci_bar_rw_small(struct vfio_pci_ng_device *vpdev,
 	void __iomem *addr = win->io + pos;
 	u8 kbuf[8];
 
-	if (iswrite && vfio_pci_copy_in_small(kbuf, buf, count))
+	if (iswrite && vfio_pci_copy_from_user_small(kbuf, buf, count))
 		return -EFAULT;
 	if (win->is_mem) {
 		down_read(&vpdev->memory_lock);
@@ -357,7 +326,7 @@ static ssize_t vfio_pci_bar_rw_small(struct vfio_pci_ng_device *vpdev,
 		vfio_pci_ioread(kbuf, addr, count);
 	if (win->is_mem)
 		up_read(&vpdev->memory_lock);
-	if (!iswrite && vfio_pci_copy_out_small(buf, kbuf, count))
+	if (!iswrite && vfio_pci_copy_to_user_small(buf, kbuf, count))
 		return -EFAULT;
 	return count;
 }
