@@ -11,6 +11,14 @@
  * ends), no ioctl may fail, both devices still work afterwards, and the
  * runner checks the console (lockdep, KASAN on the debug kernel).  The
  * counts of delivered interrupts are printed.
+ *
+ * Under nointxmask (check.py's [nointxmask] run) the in-tree driver loses
+ * the INTx line in this race: its interrupt handler disables the IRQ
+ * without looking whether a MASK has just disabled it, so the IRQ's
+ * disable depth ends one too high and the next UNMASK leaves the line
+ * disabled for good (measured on the debug kernel: no raise is delivered
+ * after, MASK + UNMASK does not help, an INTx disable + enable does).  The
+ * stress is skipped in baseline mode there.
  */
 #define _GNU_SOURCE
 #include "vfio_test.h"
@@ -194,6 +202,50 @@ static void *intx_toggler(void *arg)
 	return NULL;
 }
 
+static void stress(struct msi_state *ms, struct intx_state *is)
+{
+	pthread_t t[4];
+	int nt = 0;
+	long t0, elapsed;
+
+	vt_begin("%d ms: MSI raises vs eventfd swaps, INTx raises vs mask toggling", DURATION_MS);
+	t0 = now_ms();
+	if (!pthread_create(&t[nt], NULL, msi_raiser, ms))
+		nt++;
+	if (!pthread_create(&t[nt], NULL, msi_swapper, ms))
+		nt++;
+	if (!pthread_create(&t[nt], NULL, intx_raiser, is))
+		nt++;
+	if (!pthread_create(&t[nt], NULL, intx_toggler, is))
+		nt++;
+	vt_check_eq(nt, 4, "threads started");
+	while (now_ms() - t0 < DURATION_MS)
+		usleep(50000);
+	atomic_store(&stop, true);
+	for (int i = 0; i < nt; i++)
+		pthread_join(t[i], NULL);
+	elapsed = now_ms() - t0;
+	usleep(100000);
+	ms->delivered += vt_efd_take(atomic_load(&ms->efd));
+
+	vt_diag("MSI:  %lu raised, %lu delivered, %lu eventfd swaps", ms->raises, ms->delivered,
+		ms->swaps);
+	vt_diag("INTx: %lu raised, %lu delivered, %lu late, %lu lost, %lu MASK/UNMASK pairs, "
+		"%lu DisINTx toggles", is->raises, is->delivered, is->late, is->lost, is->toggles,
+		is->cfg_toggles);
+	vt_diag("threads done %ld ms after start", elapsed);
+	vt_check_eq(atomic_load(&errors), 0, "failed calls");
+	vt_check(ms->raises > 0 && ms->swaps > 0, "MSI threads did not run");
+	vt_check(ms->delivered > 0, "no MSI delivered");
+	vt_check(ms->delivered <= ms->raises, "more MSIs delivered than raised");
+	vt_check(is->raises > 0 && is->toggles > 0, "INTx threads did not run");
+	vt_check_eq(is->lost, 0, "INTx raises lost");
+	/* A raise held by a mask is signalled by the unmask that releases it. */
+	vt_check_eq(is->late, 0, "INTx raises only seen after our own unmask");
+	vt_check_eq(is->delivered, is->raises, "INTx raises delivered");
+	vt_end();
+}
+
 static bool open_edu(const char *bdf, struct vt_vfio *v)
 {
 	uint32_t id;
@@ -216,9 +268,8 @@ int main(void)
 	struct vt_vfio va, vb;
 	struct msi_state ms = { 0 };
 	struct intx_state is = { 0 };
-	pthread_t t[4];
-	int n, a = -1, b = -1, nt = 0;
-	long t0, elapsed;
+	bool nointxmask = vt_nointxmask();
+	int n, a = -1, b = -1;
 
 	n = vt_find_devices(0x1234, 0x11e8, devs, VT_MAX_DEVS);
 	for (int i = 0; i < n; i++) {
@@ -230,8 +281,9 @@ int main(void)
 	if (a < 0 || b < 0)
 		vt_skip_all("needs an edu on the root bus and one behind a bridge");
 	vt_plan(3);
-	vt_diag("MSI on %s, INTx on %s, %d ms (kernel %s, %s)", devs[a].bdf, devs[b].bdf,
-		DURATION_MS, vt_kernel(), vt_baseline() ? "baseline" : "ng");
+	vt_diag("MSI on %s, INTx on %s, %d ms (kernel %s, %s%s)", devs[a].bdf, devs[b].bdf,
+		DURATION_MS, vt_kernel(), vt_baseline() ? "baseline" : "ng",
+		nointxmask ? ", nointxmask" : "");
 
 	vt_begin("setup: MSI on edu A, INTx with an unmask eventfd on edu B");
 	if (!open_edu(devs[a].bdf, &va))
@@ -252,42 +304,13 @@ int main(void)
 	if (!vt_end())
 		vt_bail("setup failed");
 
-	vt_begin("%d ms: MSI raises vs eventfd swaps, INTx raises vs mask toggling", DURATION_MS);
-	t0 = now_ms();
-	if (!pthread_create(&t[nt], NULL, msi_raiser, &ms))
-		nt++;
-	if (!pthread_create(&t[nt], NULL, msi_swapper, &ms))
-		nt++;
-	if (!pthread_create(&t[nt], NULL, intx_raiser, &is))
-		nt++;
-	if (!pthread_create(&t[nt], NULL, intx_toggler, &is))
-		nt++;
-	vt_check_eq(nt, 4, "threads started");
-	while (now_ms() - t0 < DURATION_MS)
-		usleep(50000);
-	atomic_store(&stop, true);
-	for (int i = 0; i < nt; i++)
-		pthread_join(t[i], NULL);
-	elapsed = now_ms() - t0;
-	usleep(100000);
-	ms.delivered += vt_efd_take(atomic_load(&ms.efd));
-
-	vt_diag("MSI:  %lu raised, %lu delivered, %lu eventfd swaps", ms.raises, ms.delivered,
-		ms.swaps);
-	vt_diag("INTx: %lu raised, %lu delivered, %lu late, %lu lost, %lu MASK/UNMASK pairs, "
-		"%lu DisINTx toggles", is.raises, is.delivered, is.late, is.lost, is.toggles,
-		is.cfg_toggles);
-	vt_diag("threads done %ld ms after start", elapsed);
-	vt_check_eq(atomic_load(&errors), 0, "failed calls");
-	vt_check(ms.raises > 0 && ms.swaps > 0, "MSI threads did not run");
-	vt_check(ms.delivered > 0, "no MSI delivered");
-	vt_check(ms.delivered <= ms.raises, "more MSIs delivered than raised");
-	vt_check(is.raises > 0 && is.toggles > 0, "INTx threads did not run");
-	vt_check_eq(is.lost, 0, "INTx raises lost");
-	/* A raise held by a mask is signalled by the unmask that releases it. */
-	vt_check_eq(is.late, 0, "INTx raises only seen after our own unmask");
-	vt_check_eq(is.delivered, is.raises, "INTx raises delivered");
-	vt_end();
+	if (vt_baseline() && nointxmask)
+		vt_skip("known race of the in-tree driver under nointxmask: a MASK racing the "
+			"interrupt handler leaves the line disabled",
+			"%d ms: MSI raises vs eventfd swaps, INTx raises vs mask toggling",
+			DURATION_MS);
+	else
+		stress(&ms, &is);
 
 	vt_begin("both devices work normally afterwards");
 	{
