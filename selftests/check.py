@@ -3,17 +3,23 @@
 """Run the selftests on every kernel of the matrix, in-tree driver first.
 
     check.py [--kernels 6.1,6.12,debug] [--modes baseline,ng] [--topology all]
-             [--module-for KERNEL=KO ...] [--tests DIR] [--timeout S]
-             [--logdir DIR] [--keep] [--verbose] [--quiet]
+             [--runs main,sriov,nointxmask] [--module-for KERNEL=KO ...]
+             [--tests DIR] [--timeout S] [--logdir DIR] [--keep] [--verbose]
+             [--quiet] [--jobs N]
 
-One VM boot per kernel and mode (selftests/vmtest.py). Kernels default to
-those of scripts/kernels.sh that are ready to boot. Our module for kernel K is
-build/K/vfio-pci.ko unless --module-for says otherwise. Each run ends with
-"<kernel> <mode>: N passed, N failed, N skipped"; the last line is the grand
-total "N passed, N failed, N skipped". Exit status 1 if anything failed.
+For every kernel and mode, one VM boot runs every test program on --topology
+(the main run), and one more boot per entry of EXTRA_RUNS runs the few
+programs that need another topology or module parameters (selftests/vmtest.py
+each). Kernels default to those of scripts/kernels.sh that are ready to boot.
+Our module for kernel K is build/K/vfio-pci.ko unless --module-for says
+otherwise. Each run ends with "<kernel> <mode>: N passed, N failed, N
+skipped" ("<kernel> <mode> [<extra run>]: ..." for an extra run); the last
+line is the grand total "N passed, N failed, N skipped". Exit status 1 if
+anything failed.
 """
 
 import argparse
+import collections
 import os
 import re
 import subprocess
@@ -22,6 +28,21 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 import vmtest
+
+# Runs beyond the main one, each for every kernel and mode: its name (the
+# "[name]" of its summary line), topology, parameters of the insmod of
+# vfio-pci.ko (ours or in-tree: both take these) and the programs it runs.
+Extra = collections.namedtuple('Extra', 'name topology params programs')
+EXTRA_RUNS = (
+    # The SR-IOV PF is not in "all" (same ID as its nvme0): t_74 skips
+    # there. It switches enable_sriov itself.
+    Extra('sriov', 'sriov', '', ('t_74_sriov',)),
+    # INTx masked at the interrupt controller, on a line of its own, instead
+    # of by DisINTx in the device (PCI 2.3): t_45 checks that it is so.
+    Extra('nointxmask', 'all', 'nointxmask=1',
+          ('t_45_intx_msi', 't_48_irq_stress', 't_49_irq_hostile')),
+)
+MAIN = 'main'
 
 
 def _list(text):
@@ -35,12 +56,16 @@ def _parse_args(argv):
                         help='comma-separated (default: every prepared kernel of the matrix)')
     parser.add_argument('--modes', type=_list, default=['baseline', 'ng'],
                         help='comma-separated, in this order (default: baseline,ng)')
-    parser.add_argument('--topology', default='all', choices=vmtest.TOPOLOGIES)
+    parser.add_argument('--topology', default='all', choices=vmtest.TOPOLOGIES,
+                        help='of the main run (default: all)')
+    run_names = [MAIN] + [extra.name for extra in EXTRA_RUNS]
+    parser.add_argument('--runs', type=_list, default=run_names,
+                        help=f'comma-separated (default: {",".join(run_names)})')
     parser.add_argument('--module-for', action='append', default=[], metavar='KERNEL=KO',
                         help='our module for KERNEL (default: build/KERNEL/vfio-pci.ko)')
     parser.add_argument('--tests', help='test directory (default: selftests/out)')
     parser.add_argument('--timeout', type=float, help='seconds per run (default: per kernel)')
-    parser.add_argument('--logdir', help='keep the logs of each run in LOGDIR/KERNEL-MODE')
+    parser.add_argument('--logdir', help='keep the logs of each run in LOGDIR/KERNEL-MODE[-RUN]')
     parser.add_argument('--keep', action='store_true', help='keep logdirs, initramfs and images')
     parser.add_argument('--verbose', action='store_true', help='show the kernel consoles too')
     parser.add_argument('--quiet', action='store_true', help='only failures and summaries')
@@ -51,6 +76,9 @@ def _parse_args(argv):
     for mode in args.modes:
         if mode not in vmtest.MODES:
             parser.error(f"unknown mode '{mode}' ({'|'.join(vmtest.MODES)})")
+    for run in args.runs:
+        if run not in run_names:
+            parser.error(f"unknown run '{run}' ({'|'.join(run_names)})")
     modules = {}
     for item in args.module_for:
         kernel, sep, path = item.partition('=')
@@ -61,14 +89,26 @@ def _parse_args(argv):
     return args
 
 
-SUMMARY = re.compile(r'^\S+ \S+: (\d+) passed, (\d+) failed, (\d+) skipped$')
+SUMMARY = re.compile(r'^\S+ \S+(?: \[\S+\])?: (\d+) passed, (\d+) failed, (\d+) skipped$')
 TOTAL = re.compile(r'^\d+ passed, \d+ failed, \d+ skipped$')
 
 
-def _run_one(args, kernel, mode):
-    """One VM boot in its own vmtest.py process; returns (output, counts)."""
+def _run_name(kernel, mode, extra):
+    return f'{kernel} {mode}' + (f' [{extra.name}]' if extra else '')
+
+
+def _run_one(args, kernel, mode, extra):
+    """One VM boot in its own vmtest.py process (the main run if `extra` is
+    None); returns (output, counts)."""
     cmd = [sys.executable, os.path.join(vmtest.REPO, 'selftests', 'vmtest.py'),
-           '--kernel', kernel, '--mode', mode, '--topology', args.topology]
+           '--kernel', kernel, '--mode', mode]
+    if extra:
+        cmd += ['--topology', extra.topology, '--only', ','.join(extra.programs),
+                '--label', extra.name]
+        if extra.params:
+            cmd += ['--module-params', extra.params]
+    else:
+        cmd += ['--topology', args.topology]
     if mode == 'ng':
         cmd += ['--module', args.module_for.get(
             kernel, os.path.join(vmtest.REPO, 'build', kernel, 'vfio-pci.ko'))]
@@ -77,7 +117,8 @@ def _run_one(args, kernel, mode):
     if args.timeout:
         cmd += ['--timeout', str(args.timeout)]
     if args.logdir:
-        cmd += ['--logdir', os.path.join(args.logdir, f'{kernel}-{mode}')]
+        cmd += ['--logdir', os.path.join(args.logdir, f'{kernel}-{mode}'
+                                         + (f'-{extra.name}' if extra else ''))]
     if args.keep:
         cmd.append('--keep')
     if args.verbose:
@@ -87,7 +128,7 @@ def _run_one(args, kernel, mode):
                               stdin=subprocess.DEVNULL, check=False)
         out.seek(0)
         lines = out.read().splitlines()
-    summary = f'{kernel} {mode}: '
+    summary = f'{_run_name(kernel, mode, extra)}: '
     counts = None
     for line in lines:
         match = SUMMARY.match(line)
@@ -114,17 +155,20 @@ def main(argv=None):
               file=sys.stderr)
         return 2
 
-    # Slowest first (the debug kernel), so that parallel runs finish together.
-    runs = [(k, m) for k in sorted(kernels, key=lambda k: k != 'debug') for m in args.modes]
+    extras = [None] * (MAIN in args.runs) + [e for e in EXTRA_RUNS if e.name in args.runs]
+    # Slowest first, so that parallel runs finish together: the debug
+    # kernel's, then the main runs before the short extra ones.
+    runs = sorted(((k, m, e) for k in kernels for e in extras for m in args.modes),
+                  key=lambda run: (run[0] != 'debug', run[2] is not None))
     print(f'# {len(runs)} runs, {args.jobs} at a time: '
-          + ', '.join(f'{k} {m}' for k, m in runs), flush=True)
+          + ', '.join(_run_name(*run) for run in runs), flush=True)
 
     passed = failed = skipped = 0
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = [pool.submit(_run_one, args, k, m) for k, m in runs]
-        for (kernel, mode), future in zip(runs, futures):
+        futures = [pool.submit(_run_one, args, *run) for run in runs]
+        for run, future in zip(runs, futures):
             lines, (p, f, s) = future.result()
-            print(f'# ---- {kernel} {mode} ----')
+            print(f'# ---- {_run_name(*run)} ----')
             for line in lines:
                 if args.quiet and not (line.startswith('FAIL') or SUMMARY.match(line)
                                        or line.startswith('#')):
