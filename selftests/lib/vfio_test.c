@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1235,6 +1237,88 @@ int vt_proc_irq_lines(const char *name)
 int vt_proc_irq_matches(const char *name)
 {
 	return proc_irq_count(name, true);
+}
+
+/* ======================================================================== */
+/* Accesses through a BAR mapping, faults caught                             */
+
+static __thread sigjmp_buf fault_jmp;
+static __thread volatile sig_atomic_t fault_armed;
+
+static void on_fault(int sig)
+{
+	if (fault_armed)
+		siglongjmp(fault_jmp, sig);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void vt_fault_handler_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fault;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+}
+
+int vt_map_copy(volatile void *map, void *buf, size_t len, unsigned int width, bool store)
+{
+	int sig;
+
+	fault_armed = 1;
+	sig = sigsetjmp(fault_jmp, 1);
+	if (sig) {
+		fault_armed = 0;
+		return sig;
+	}
+	for (size_t i = 0; i < len; i += width) {
+		volatile uint8_t *m = (volatile uint8_t *)map + i;
+		uint8_t *b = (uint8_t *)buf + i;
+
+		/* One access of sizeof(type) to the mapping; buf may be unaligned. */
+#define COPY_AS(type) do {					\
+			type v;					\
+								\
+			if (store) {				\
+				memcpy(&v, b, sizeof(v));	\
+				*(volatile type *)m = v;	\
+			} else {				\
+				v = *(volatile type *)m;	\
+				memcpy(b, &v, sizeof(v));	\
+			}					\
+		} while (0)
+		switch (width) {
+		case 8:
+			COPY_AS(uint64_t);
+			break;
+		case 4:
+			COPY_AS(uint32_t);
+			break;
+		default:
+			COPY_AS(uint8_t);
+		}
+#undef COPY_AS
+	}
+	fault_armed = 0;
+	return 0;
+}
+
+int vt_map_load32(volatile void *p, uint32_t *val)
+{
+	return vt_map_copy(p, val, 4, 4, false);
+}
+
+int vt_map_store32(volatile void *p, uint32_t val)
+{
+	return vt_map_copy(p, &val, 4, 4, true);
+}
+
+const char *vt_sig_name(int sig)
+{
+	return sig == SIGBUS ? "SIGBUS" : sig == SIGSEGV ? "SIGSEGV" : sig ? "a signal" : "none";
 }
 
 /* ======================================================================== */

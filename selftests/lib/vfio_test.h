@@ -14,6 +14,7 @@
  *   (with capability chains), config region access.
  * - Guarded buffers to catch the kernel writing past an ioctl argument.
  * - Interrupts: eventfds, VFIO_DEVICE_SET_IRQS wrappers, /proc/interrupts.
+ * - Accesses through a BAR mapping with SIGBUS/SIGSEGV caught.
  * - A cue to the host side of the runner (QMP/HMP commands).
  *
  * Library functions return 0 (or a count / fd) on success and a negative
@@ -334,6 +335,32 @@ int vt_irq_disable(int device, uint32_t index);
 int vt_proc_irq_lines(const char *name);
 /* How many times name occurs in /proc/interrupts, all on a line counted (-1: unreadable). */
 int vt_proc_irq_matches(const char *name);
+
+/* ------------------------------------------------------------------------ */
+/* Accesses through a BAR mapping, faults caught                             */
+
+/*
+ * Catch SIGBUS and SIGSEGV (process-wide) so that an access through a
+ * mapping that faults fails a check instead of killing the program: the
+ * vt_map_*() calls below return the signal that stopped them.  Call once,
+ * before the first of them; a fault anywhere else still kills the program
+ * with the signal's default action.  The state is per thread: several
+ * threads may access mappings at once.
+ */
+void vt_fault_handler_install(void);
+
+/*
+ * Copy len bytes between a mapping and buf, in accesses of `width` bytes
+ * (8, 4, else 1; len a multiple of it) at increasing addresses: loads from
+ * the mapping into buf, or stores from buf into the mapping when `store`.
+ * Returns 0, or the signal (SIGBUS, SIGSEGV) that stopped the copy part way.
+ */
+int vt_map_copy(volatile void *map, void *buf, size_t len, unsigned int width, bool store);
+/* One 4-byte load or store through a mapping: 0 or the signal. */
+int vt_map_load32(volatile void *p, uint32_t *val);
+int vt_map_store32(volatile void *p, uint32_t val);
+/* "SIGBUS", "SIGSEGV", "a signal", or "none" for 0: what a vt_map_*() returned. */
+const char *vt_sig_name(int sig);
 
 /* ------------------------------------------------------------------------ */
 /* Misc                                                                       */

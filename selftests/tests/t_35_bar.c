@@ -18,8 +18,6 @@
 #include "vfio_test.h"
 
 #include <errno.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,87 +161,11 @@ static void map_err(int fd, int idx, uint64_t off, size_t len, int flags, int wa
 		 (unsigned long long)off, len, vt_errname(errno), vt_errname(want));
 }
 
-/*
- * Accesses to a BAR mapping with SIGBUS/SIGSEGV caught: a broken driver
- * must fail a check, not kill the whole program.
- */
-static sigjmp_buf fault_jmp;
-static volatile sig_atomic_t fault_armed;
-
-static void on_fault(int sig)
-{
-	if (fault_armed)
-		siglongjmp(fault_jmp, sig);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void install_fault_handler(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_fault;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, NULL);
-	sigaction(SIGSEGV, &sa, NULL);
-}
-
-/* Copy len bytes between a mapping and a buffer with the given width. */
-static int map_copy(volatile void *map, void *buf, size_t len, unsigned int width, bool store)
-{
-	int sig;
-
-	fault_armed = 1;
-	sig = sigsetjmp(fault_jmp, 1);
-	if (sig) {
-		fault_armed = 0;
-		return sig;
-	}
-	for (size_t i = 0; i < len; i += width) {
-		volatile uint8_t *m = (volatile uint8_t *)map + i;
-		uint8_t *b = (uint8_t *)buf + i;
-
-		switch (width) {
-		case 8: {
-			uint64_t v;
-
-			if (store) {
-				memcpy(&v, b, 8);
-				*(volatile uint64_t *)m = v;
-			} else {
-				v = *(volatile uint64_t *)m;
-				memcpy(b, &v, 8);
-			}
-			break;
-		}
-		case 4: {
-			uint32_t v;
-
-			if (store) {
-				memcpy(&v, b, 4);
-				*(volatile uint32_t *)m = v;
-			} else {
-				v = *(volatile uint32_t *)m;
-				memcpy(b, &v, 4);
-			}
-			break;
-		}
-		default:
-			if (store)
-				*m = *b;
-			else
-				*b = *m;
-		}
-	}
-	fault_armed = 0;
-	return 0;
-}
-
+/* Through a mapping, faults caught: a broken driver must fail a check, not kill us. */
 static bool map_load(volatile void *map, void *buf, size_t len, unsigned int width,
 		     const char *what)
 {
-	int sig = map_copy(map, buf, len, width, false);
+	int sig = vt_map_copy(map, buf, len, width, false);
 
 	return vt_check(!sig, "%s: load through the mapping raised signal %d", what, sig);
 }
@@ -251,7 +173,7 @@ static bool map_load(volatile void *map, void *buf, size_t len, unsigned int wid
 static bool map_store(volatile void *map, const void *buf, size_t len, unsigned int width,
 		      const char *what)
 {
-	int sig = map_copy(map, (void *)buf, len, width, true);
+	int sig = vt_map_copy(map, (void *)buf, len, width, true);
 
 	return vt_check(!sig, "%s: store through the mapping raised signal %d", what, sig);
 }
@@ -1329,7 +1251,7 @@ int main(void)
 	bool have[NKINDS];
 	unsigned int cases = 0, present = 0;
 
-	install_fault_handler();
+	vt_fault_handler_install();
 	for (size_t k = 0; k < NKINDS; k++) {
 		struct vt_dev devs[VT_MAX_DEVS];
 		int n = vt_find_devices(kinds[k].vendor, kinds[k].device, devs, VT_MAX_DEVS);

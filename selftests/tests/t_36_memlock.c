@@ -19,7 +19,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -49,67 +48,6 @@
 
 #define WAIT_MS		10000	/* for the other thread to see a state */
 #define WATCHDOG_S	240	/* the whole program */
-
-/* ------------------------------------------------------------------------ */
-/* Faults on BAR mappings, per thread                                        */
-
-static __thread sigjmp_buf fault_jmp;
-static __thread volatile sig_atomic_t fault_armed;
-
-static void on_fault(int sig)
-{
-	if (fault_armed)
-		siglongjmp(fault_jmp, sig);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void install_fault_handler(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_fault;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, NULL);
-	sigaction(SIGSEGV, &sa, NULL);
-}
-
-/* Load a dword through a mapping: 0 or the signal that stopped it. */
-static int map_load32(volatile void *p, uint32_t *val)
-{
-	int sig;
-
-	fault_armed = 1;
-	sig = sigsetjmp(fault_jmp, 1);
-	if (sig) {
-		fault_armed = 0;
-		return sig;
-	}
-	*val = *(volatile uint32_t *)p;
-	fault_armed = 0;
-	return 0;
-}
-
-static int map_store32(volatile void *p, uint32_t val)
-{
-	int sig;
-
-	fault_armed = 1;
-	sig = sigsetjmp(fault_jmp, 1);
-	if (sig) {
-		fault_armed = 0;
-		return sig;
-	}
-	*(volatile uint32_t *)p = val;
-	fault_armed = 0;
-	return 0;
-}
-
-static const char *sig_name(int sig)
-{
-	return sig == SIGBUS ? "SIGBUS" : sig == SIGSEGV ? "SIGSEGV" : sig ? "a signal" : "none";
-}
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
@@ -212,8 +150,8 @@ static void edu_gate(const struct vt_dev *d, int fd)
 		vt_end();
 		return;
 	}
-	sig = map_load32(m, &v);
-	vt_check(!sig && v == EDU_ID, "ID via the mapping before: %s %#x", sig_name(sig), v);
+	sig = vt_map_load32(m, &v);
+	vt_check(!sig && v == EDU_ID, "ID via the mapping before: %s %#x", vt_sig_name(sig), v);
 	for (int round = 0; round < 2; round++) {
 		wr32(fd, 0, EDU_LIVE, x);
 		if (!memory(fd, false))
@@ -223,19 +161,19 @@ static void edu_gate(const struct vt_dev *d, int fd)
 		v = 0x2468ace0;
 		n = pwrite(fd, &v, 4, R(0) + EDU_LIVE);
 		vt_check_errno(n, EIO, "round %d: pwrite of BAR0 with memory off", round);
-		sig = map_load32(m, &v);
+		sig = vt_map_load32(m, &v);
 		vt_check(sig == SIGBUS, "round %d: load through the mapping with memory off: %s%s",
-			 round, sig_name(sig), sig ? "" : " (a stale mapping answered)");
-		sig = map_store32(m + EDU_LIVE, 0x2468ace0);
+			 round, vt_sig_name(sig), sig ? "" : " (a stale mapping answered)");
+		sig = vt_map_store32(m + EDU_LIVE, 0x2468ace0);
 		vt_check(sig == SIGBUS, "round %d: store through the mapping with memory off: %s",
-			 round, sig_name(sig));
+			 round, vt_sig_name(sig));
 		/* A mapping made while memory is off faults too. */
 		m2 = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, (off_t)R(0));
 		if (vt_check(!MMAP_FAIL(m2), "round %d: mmap with memory off: %s", round,
 			     vt_errname(errno))) {
-			sig = map_load32(m2, &v);
+			sig = vt_map_load32(m2, &v);
 			vt_check(sig == SIGBUS, "round %d: load through a new mapping with memory "
-				 "off: %s", round, sig_name(sig));
+				 "off: %s", round, vt_sig_name(sig));
 			munmap((void *)m2, PAGE);
 		}
 		/* Config space is not gated. */
@@ -246,12 +184,12 @@ static void edu_gate(const struct vt_dev *d, int fd)
 		vt_check_eq(get32(fd, 0, 0), EDU_ID, "round %d: pread of ID after memory on", round);
 		vt_check_eq(get32(fd, 0, EDU_LIVE), ~x,
 			    "round %d: liveness: the writes made while off did not happen", round);
-		sig = map_load32(m, &v);
+		sig = vt_map_load32(m, &v);
 		vt_check(!sig && v == EDU_ID, "round %d: ID via the old mapping after memory on: "
-			 "%s %#x", round, sig_name(sig), v);
-		sig = map_store32(m + EDU_LIVE, x ^ 0xffff);
+			 "%s %#x", round, vt_sig_name(sig), v);
+		sig = vt_map_store32(m + EDU_LIVE, x ^ 0xffff);
 		vt_check(!sig, "round %d: store via the old mapping after memory on: %s", round,
-			 sig_name(sig));
+			 vt_sig_name(sig));
 		vt_check_eq(get32(fd, 0, EDU_LIVE), ~(x ^ 0xffff), "round %d: liveness stored via "
 			    "the mapping", round);
 		x = x * 7 + 1;
@@ -384,8 +322,8 @@ static void edu_fork(const struct vt_dev *d, int fd)
 		vt_end();
 		return;
 	}
-	sig = map_load32(m, &v);	/* populate before fork */
-	vt_check(!sig && v == EDU_ID, "ID via the mapping: %s %#x", sig_name(sig), v);
+	sig = vt_map_load32(m, &v);	/* populate before fork */
+	vt_check(!sig && v == EDU_ID, "ID via the mapping: %s %#x", vt_sig_name(sig), v);
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
@@ -394,7 +332,7 @@ static void edu_fork(const struct vt_dev *d, int fd)
 			char r[16];
 
 			v = 0;
-			sig = map_load32(m, &v);
+			sig = vt_map_load32(m, &v);
 			if (sig)
 				snprintf(r, sizeof(r), "S%02d", sig);
 			else
@@ -474,7 +412,7 @@ static void *stress_thread(void *arg)
 	while (!atomic_load(&s->stop)) {
 		uint32_t v = 0;
 		ssize_t n;
-		int sig = map_load32(s->map + s->off, &v);
+		int sig = vt_map_load32(s->map + s->off, &v);
 
 		if (sig == SIGBUS)
 			atomic_fetch_add(&s->sigbus, 1);
@@ -661,10 +599,10 @@ static void stress(const struct vt_dev *d, int fd, uint64_t off, uint32_t want, 
 	/* The old mapping works again. */
 	{
 		uint32_t v = 0;
-		int sig = map_load32(s->map + off, &v);
+		int sig = vt_map_load32(s->map + off, &v);
 
 		vt_check(!sig && v == want, "load through the mapping at the end: %s %#x",
-			 sig_name(sig), v);
+			 vt_sig_name(sig), v);
 	}
 	munmap((void *)s->map, map_len);
 	free(s);
@@ -731,7 +669,7 @@ int main(void)
 	pthread_t wd;
 	bool any = false;
 
-	install_fault_handler();
+	vt_fault_handler_install();
 	for (size_t k = 0; k < NKINDS; k++) {
 		n[k] = vt_find_devices(kinds[k].vendor, kinds[k].device, devs[k], VT_MAX_DEVS);
 		if (n[k] < 0)
