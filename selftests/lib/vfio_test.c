@@ -1322,6 +1322,67 @@ const char *vt_sig_name(int sig)
 }
 
 /* ======================================================================== */
+/* Programs organized by device kind                                          */
+
+static void run_kind(const struct vt_kind *kind, const struct vt_dev *d)
+{
+	struct vt_kind_dev kd = { .d = d };
+	int ret = vt_resources(d->bdf, kd.res);
+
+	if (!ret)
+		ret = vt_vfio_open(&kd.v, d->bdf);
+	if (ret) {
+		for (int i = 0; i < kind->cases; i++)
+			vt_ok(false, "%s %s: case %d (open failed: %s)", d->name, d->bdf, i,
+			      vt_errname(-ret));
+		return;
+	}
+	kind->run(&kd);
+	vt_vfio_close(&kd.v);
+}
+
+int vt_main_kinds(const struct vt_kind *kinds, size_t n)
+{
+	struct vt_dev *found = calloc(n, sizeof(*found));
+	bool *have = calloc(n, sizeof(*have));
+	unsigned int cases = 0, present = 0;
+	char names[256] = "";
+
+	if (!found || !have)
+		vt_bail("out of memory");
+	for (size_t k = 0; k < n; k++) {
+		struct vt_dev devs[VT_MAX_DEVS];
+		int count = vt_find_devices(kinds[k].vendor, kinds[k].device, devs, VT_MAX_DEVS);
+
+		have[k] = count > 0;
+		if (have[k]) {
+			found[k] = devs[0];	/* the first one, on the root bus if any */
+			present++;
+		}
+		cases += (unsigned int)kinds[k].cases;
+		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+			 k ? ", " : "", kinds[k].name);
+	}
+	if (!present)
+		vt_skip_all("none of %s in this topology", names);
+	for (size_t k = 0; k < n; k++)
+		if (have[k] && vt_bind(found[k].bdf))
+			vt_bail("cannot bind %s %s to " VT_DRIVER, kinds[k].name, found[k].bdf);
+	vt_plan(cases);
+	for (size_t k = 0; k < n; k++) {
+		if (!have[k]) {
+			for (int i = 0; i < kinds[k].cases; i++)
+				vt_skip("not in this topology", "%s case %d", kinds[k].name, i);
+			continue;
+		}
+		run_kind(&kinds[k], &found[k]);
+	}
+	free(found);
+	free(have);
+	return vt_finish();
+}
+
+/* ======================================================================== */
 /* Misc                                                                       */
 
 bool vt_iomem_find(uint64_t start, uint64_t end, char *name, size_t len)

@@ -15,6 +15,7 @@
  * - Guarded buffers to catch the kernel writing past an ioctl argument.
  * - Interrupts: eventfds, VFIO_DEVICE_SET_IRQS wrappers, /proc/interrupts.
  * - Accesses through a BAR mapping with SIGBUS/SIGSEGV caught.
+ * - The main program of a test organized by device kind.
  * - A cue to the host side of the runner (QMP/HMP commands).
  *
  * Library functions return 0 (or a count / fd) on success and a negative
@@ -361,6 +362,36 @@ int vt_map_load32(volatile void *p, uint32_t *val);
 int vt_map_store32(volatile void *p, uint32_t val);
 /* "SIGBUS", "SIGSEGV", "a signal", or "none" for 0: what a vt_map_*() returned. */
 const char *vt_sig_name(int sig);
+
+/* ------------------------------------------------------------------------ */
+/* Programs organized by device kind                                          */
+
+/* A device of a kind, opened for the kind's run() by vt_main_kinds(). */
+struct vt_kind_dev {
+	const struct vt_dev *d;
+	struct vt_vfio v;				/* vt_vfio_open() */
+	struct vt_resource res[VT_NUM_RESOURCES];	/* vt_resources() */
+};
+
+/* An entry of a program's table of device kinds. */
+struct vt_kind {
+	uint16_t vendor, device;
+	const char *name;
+	int cases;	/* how many test cases run() reports, always */
+	void (*run)(struct vt_kind_dev *kd);
+};
+
+/*
+ * The main program of a test made of one block of cases per device kind.
+ * Takes the first device of each kind (by address: one on the root bus if
+ * there is one), skips the whole program when there is none of any kind,
+ * binds those there are to vfio-pci (bails out when one will not), plans
+ * the cases of every kind, and then in table order: runs a present kind's
+ * cases on its device, read (resources) and opened before and closed
+ * after (when either fails, all of its cases fail, naming the error), and
+ * reports an absent kind's cases as skipped.  Returns vt_finish()'s status.
+ */
+int vt_main_kinds(const struct vt_kind *kinds, size_t n);
 
 /* ------------------------------------------------------------------------ */
 /* Misc                                                                       */

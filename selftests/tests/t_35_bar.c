@@ -637,27 +637,20 @@ static void edu_mmap_hostile(const struct vt_dev *d, int fd)
 	vt_end();
 }
 
-static void run_edu(const struct vt_dev *d)
+static void run_edu(struct vt_kind_dev *kd)
 {
-	struct vt_vfio v;
-	int ret = vt_vfio_open(&v, d->bdf);
+	const struct vt_dev *d = kd->d;
+	int fd = kd->v.device;
 
-	if (ret) {
-		for (int i = 0; i < EDU_CASES; i++)
-			vt_ok(false, "%s %s: case %d (open failed: %s)", d->name, d->bdf, i,
-			      vt_errname(-ret));
-		return;
-	}
-	edu_basic(d, v.device);
-	edu_mmap(d, v.device);
-	edu_qword(d, v.device);
-	edu_narrow(d, v.device);
-	edu_range(d, v.device);
-	edu_big(d, v.device);
-	edu_bad_buffer(d, v.device);
-	edu_partial_fault(d, v.device);
-	edu_mmap_hostile(d, v.device);
-	vt_vfio_close(&v);
+	edu_basic(d, fd);
+	edu_mmap(d, fd);
+	edu_qword(d, fd);
+	edu_narrow(d, fd);
+	edu_range(d, fd);
+	edu_big(d, fd);
+	edu_bad_buffer(d, fd);
+	edu_partial_fault(d, fd);
+	edu_mmap_hostile(d, fd);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -805,25 +798,15 @@ static void testdev_works(const struct vt_dev *d, int fd)
 	vt_end();
 }
 
-static void run_testdev(const struct vt_dev *d)
+static void run_testdev(struct vt_kind_dev *kd)
 {
-	struct vt_resource res[VT_NUM_RESOURCES];
-	struct vt_vfio v;
-	int ret = vt_resources(d->bdf, res);
+	const struct vt_dev *d = kd->d;
+	int fd = kd->v.device;
 
-	if (!ret)
-		ret = vt_vfio_open(&v, d->bdf);
-	if (ret) {
-		for (int i = 0; i < TESTDEV_CASES; i++)
-			vt_ok(false, "%s %s: case %d (open failed: %s)", d->name, d->bdf, i,
-			      vt_errname(-ret));
-		return;
-	}
-	testdev_io(d, v.device);
-	testdev_mem(d, v.device);
-	testdev_membar(d, v.device, res);
-	testdev_works(d, v.device);
-	vt_vfio_close(&v);
+	testdev_io(d, fd);
+	testdev_mem(d, fd);
+	testdev_membar(d, fd, kd->res);
+	testdev_works(d, fd);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -994,24 +977,11 @@ static void ivshmem_partial_fault(const struct vt_dev *d, int fd,
 	vt_end();
 }
 
-static void run_ivshmem(const struct vt_dev *d)
+static void run_ivshmem(struct vt_kind_dev *kd)
 {
-	struct vt_resource res[VT_NUM_RESOURCES];
-	struct vt_vfio v;
-	int ret = vt_resources(d->bdf, res);
-
-	if (!ret)
-		ret = vt_vfio_open(&v, d->bdf);
-	if (ret) {
-		for (int i = 0; i < IVSHMEM_CASES; i++)
-			vt_ok(false, "%s %s: case %d (open failed: %s)", d->name, d->bdf, i,
-			      vt_errname(-ret));
-		return;
-	}
-	ivshmem_bar0(d, v.device, res);
-	ivshmem_bar2(d, v.device, res);
-	ivshmem_partial_fault(d, v.device, res);
-	vt_vfio_close(&v);
+	ivshmem_bar0(kd->d, kd->v.device, kd->res);
+	ivshmem_bar2(kd->d, kd->v.device, kd->res);
+	ivshmem_partial_fault(kd->d, kd->v.device, kd->res);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1209,73 +1179,24 @@ static void e1000e_other(const struct vt_dev *d, int fd,
 	vt_end();
 }
 
-static void run_e1000e(const struct vt_dev *d)
+static void run_e1000e(struct vt_kind_dev *kd)
 {
-	struct vt_resource res[VT_NUM_RESOURCES];
-	struct vt_vfio v;
-	int ret = vt_resources(d->bdf, res);
-
-	if (!ret)
-		ret = vt_vfio_open(&v, d->bdf);
-	if (ret) {
-		for (int i = 0; i < E1000E_CASES; i++)
-			vt_ok(false, "%s %s: case %d (open failed: %s)", d->name, d->bdf, i,
-			      vt_errname(-ret));
-		return;
-	}
-	e1000e_rom(d, v.device, res);
-	e1000e_msix(d, v.device, res);
-	e1000e_other(d, v.device, res);
-	vt_vfio_close(&v);
+	e1000e_rom(kd->d, kd->v.device, kd->res);
+	e1000e_msix(kd->d, kd->v.device, kd->res);
+	e1000e_other(kd->d, kd->v.device, kd->res);
 }
 
 /* ------------------------------------------------------------------------ */
 
-static const struct {
-	uint16_t vendor, device;
-	const char *name;
-	int cases;
-	void (*run)(const struct vt_dev *d);
-} kinds[] = {
+static const struct vt_kind kinds[] = {
 	{ 0x1234, 0x11e8, "edu", EDU_CASES, run_edu },
 	{ 0x1b36, 0x0005, "pci-testdev", TESTDEV_CASES, run_testdev },
 	{ 0x1af4, 0x1110, "ivshmem", IVSHMEM_CASES, run_ivshmem },
 	{ 0x8086, 0x10d3, "e1000e", E1000E_CASES, run_e1000e },
 };
 
-#define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
-
 int main(void)
 {
-	struct vt_dev found[NKINDS];
-	bool have[NKINDS];
-	unsigned int cases = 0, present = 0;
-
 	vt_fault_handler_install();
-	for (size_t k = 0; k < NKINDS; k++) {
-		struct vt_dev devs[VT_MAX_DEVS];
-		int n = vt_find_devices(kinds[k].vendor, kinds[k].device, devs, VT_MAX_DEVS);
-
-		have[k] = n > 0;
-		if (have[k]) {
-			found[k] = devs[0];	/* the first one, on the root bus if any */
-			present++;
-		}
-		cases += (unsigned int)kinds[k].cases;
-	}
-	if (!present)
-		vt_skip_all("none of edu, pci-testdev, ivshmem, e1000e in this topology");
-	for (size_t k = 0; k < NKINDS; k++)
-		if (have[k] && vt_bind(found[k].bdf))
-			vt_bail("cannot bind %s %s to " VT_DRIVER, kinds[k].name, found[k].bdf);
-	vt_plan(cases);
-	for (size_t k = 0; k < NKINDS; k++) {
-		if (!have[k]) {
-			for (int i = 0; i < kinds[k].cases; i++)
-				vt_skip("not in this topology", "%s case %d", kinds[k].name, i);
-			continue;
-		}
-		kinds[k].run(&found[k]);
-	}
-	return vt_finish();
+	return vt_main_kinds(kinds, sizeof(kinds) / sizeof(kinds[0]));
 }

@@ -696,100 +696,39 @@ out:
 #define EDU_CASES	3
 #define E1000E_CASES	1
 
-static void run_testdev(const struct vt_dev *d)
+static void run_testdev(struct vt_kind_dev *kd)
 {
-	struct vt_vfio v;
-	int ret = vt_vfio_open(&v, d->bdf);
+	const struct vt_dev *d = kd->d;
+	int fd = kd->v.device;
 
-	if (ret) {
-		for (int i = 0; i < TD_CASES; i++)
-			vt_ok(false, "%s %s: case %d (open failed: %s)", d->name, d->bdf, i,
-			      vt_errname(-ret));
-		return;
-	}
-	td_mmio_byte(d, v.device);
-	td_mmio_sizes(d, v.device);
-	td_io(d, v.device);
-	td_add_remove(d, v.device);
-	td_close_eventfd(d, v.device);
-	td_race(d, v.device);
-	td_limit(d, &v);
-	vt_vfio_close(&v);
+	td_mmio_byte(d, fd);
+	td_mmio_sizes(d, fd);
+	td_io(d, fd);
+	td_add_remove(d, fd);
+	td_close_eventfd(d, fd);
+	td_race(d, fd);
+	td_limit(d, &kd->v);
 }
 
-static void run_edu(const struct vt_dev *d)
+static void run_edu(struct vt_kind_dev *kd)
 {
-	struct vt_vfio v;
-	int ret = vt_vfio_open(&v, d->bdf);
-
-	if (ret) {
-		for (int i = 0; i < EDU_CASES; i++)
-			vt_ok(false, "%s %s: case %d (open failed: %s)", d->name, d->bdf, i,
-			      vt_errname(-ret));
-		return;
-	}
-	edu_data(d, v.device);
-	edu_memory_off(d, v.device);
-	edu_hostile(d, v.device);
-	vt_vfio_close(&v);
+	edu_data(kd->d, kd->v.device);
+	edu_memory_off(kd->d, kd->v.device);
+	edu_hostile(kd->d, kd->v.device);
 }
 
-static void run_e1000e(const struct vt_dev *d)
+static void run_e1000e(struct vt_kind_dev *kd)
 {
-	struct vt_vfio v;
-	int ret = vt_vfio_open(&v, d->bdf);
-
-	if (ret) {
-		vt_ok(false, "%s %s: case 0 (open failed: %s)", d->name, d->bdf, vt_errname(-ret));
-		return;
-	}
-	e1000e_msix(d, v.device);
-	vt_vfio_close(&v);
+	e1000e_msix(kd->d, kd->v.device);
 }
 
-static const struct {
-	uint16_t vendor, device;
-	const char *name;
-	int cases;
-	void (*run)(const struct vt_dev *d);
-} kinds[] = {
+static const struct vt_kind kinds[] = {
 	{ 0x1b36, 0x0005, "pci-testdev", TD_CASES, run_testdev },
 	{ 0x1234, 0x11e8, "edu", EDU_CASES, run_edu },
 	{ 0x8086, 0x10d3, "e1000e", E1000E_CASES, run_e1000e },
 };
 
-#define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
-
 int main(void)
 {
-	struct vt_dev found[NKINDS];
-	bool have[NKINDS];
-	unsigned int cases = 0, present = 0;
-
-	for (size_t k = 0; k < NKINDS; k++) {
-		struct vt_dev devs[VT_MAX_DEVS];
-		int n = vt_find_devices(kinds[k].vendor, kinds[k].device, devs, VT_MAX_DEVS);
-
-		have[k] = n > 0;
-		if (have[k]) {
-			found[k] = devs[0];
-			present++;
-		}
-		cases += (unsigned int)kinds[k].cases;
-	}
-	if (!present)
-		vt_skip_all("none of pci-testdev, edu, e1000e in this topology");
-	for (size_t k = 0; k < NKINDS; k++)
-		if (have[k] && vt_bind(found[k].bdf))
-			vt_bail("cannot bind %s %s to " VT_DRIVER, kinds[k].name, found[k].bdf);
-	vt_plan(cases);
-	for (size_t k = 0; k < NKINDS; k++) {
-		if (!have[k]) {
-			for (int i = 0; i < kinds[k].cases; i++)
-				vt_skip("not in this topology", "%s case %d", kinds[k].name, i);
-			continue;
-		}
-		kinds[k].run(&found[k]);
-	}
-	return vt_finish();
+	return vt_main_kinds(kinds, sizeof(kinds) / sizeof(kinds[0]));
 }
