@@ -79,21 +79,32 @@ static irqreturn_t vfio_pci_intx_handler(int irq, void *dev_id)
 	struct vfio_pci_ng_device *vpdev = dev_id;
 	struct vfio_pci_irq_ctx *ctx = &vpdev->ctx[0];
 	irqreturn_t ret = IRQ_NONE;
+	bool signal = false;
 	unsigned long flags;
 
 	spin_lock_irqsave(&vpdev->irqlock, flags);
 	if (!vpdev->pci_2_3) {
-		/* Exclusive line: mask it at the interrupt controller. */
-		disable_irq_nosync(vpdev->pdev->irq);
-		ctx->masked = true;
+		/*
+		 * Exclusive line: mask it at the interrupt controller.  A mask
+		 * from userspace may have won the lock while this interrupt was
+		 * on its way: the line is disabled already and must not be
+		 * disabled twice, or the next unmask would leave it dead.  The
+		 * device still asserts it, so it comes back after the unmask.
+		 */
+		if (!ctx->masked) {
+			disable_irq_nosync(vpdev->pdev->irq);
+			ctx->masked = true;
+			signal = true;
+		}
 		ret = IRQ_HANDLED;
 	} else if (!ctx->masked && pci_check_and_mask_intx(vpdev->pdev)) {
 		ctx->masked = true;
 		ret = IRQ_HANDLED;
+		signal = true;
 	}
 	spin_unlock_irqrestore(&vpdev->irqlock, flags);
 
-	if (ret == IRQ_HANDLED)
+	if (signal)
 		vfio_pci_intx_signal(vpdev);
 	return ret;
 }
@@ -243,26 +254,26 @@ static int vfio_pci_intx_enable(struct vfio_pci_ng_device *vpdev,
 		irqflags = IRQF_SHARED;
 	} else {
 		irqflags = ctx->masked ? IRQF_NO_AUTOEN : 0;
-		/*
-		 * The handler masks with disable_irq_nosync(): that must mask
-		 * the line at once, not lazily on the next interrupt, or a
-		 * level-triggered line stays asserted and fires again before
-		 * the user unmasks.
-		 */
-		irq_set_status_flags(pdev->irq, IRQ_DISABLE_UNLAZY);
 	}
 
 	ret = request_irq(pdev->irq, vfio_pci_intx_handler, irqflags, ctx->name,
 			  vpdev);
 	if (ret)
-		goto err_unlazy;
+		goto err_name;
+	/*
+	 * On an exclusive line the handler masks with disable_irq_nosync():
+	 * that must mask the line at once, not lazily on the next interrupt,
+	 * or a level-triggered line fires again before the user unmasks.  Set
+	 * only once the line is ours: a failed request (EBUSY, someone else
+	 * holds it) must not touch the owner's settings.
+	 */
+	if (!vpdev->pci_2_3)
+		irq_set_status_flags(pdev->irq, IRQ_DISABLE_UNLAZY);
 
 	vpdev->irq_type = VFIO_PCI_INTX_IRQ_INDEX;
 	return 0;
 
-err_unlazy:
-	if (!vpdev->pci_2_3)
-		irq_clear_status_flags(pdev->irq, IRQ_DISABLE_UNLAZY);
+err_name:
 	kfree(ctx->name);
 err_ctx:
 	vfio_pci_free_ctx(vpdev);
