@@ -1644,14 +1644,14 @@ static ssize_t vfio_pci_config_piece(struct vfio_pci_ng_device *vpdev,
 {
 	struct vfio_pci_vconfig *vc = vpdev->vconfig;
 	const struct vfio_pci_cfg_cap *cap = NULL;
-	unsigned int len = vfio_pci_piece_len(vc, pos, count);	/* 1, 2 or 4 */
+	unsigned int len = vfio_pci_piece_len(vc, pos, count);
 	__le32 val = 0;
 	int ret;
 
 	if (vc->map[pos] != VFIO_PCI_CFG_UNOWNED)
 		cap = &vc->caps[vc->map[pos]];
 
-	if (iswrite && vfio_pci_copy_from_user_small(&val, buf, len))
+	if (iswrite && vfio_pci_copy_from_user_small(&val, sizeof(val), buf, len))
 		return -EFAULT;
 
 	mutex_lock(&vc->lock);
@@ -1672,7 +1672,7 @@ static ssize_t vfio_pci_config_piece(struct vfio_pci_ng_device *vpdev,
 	if (ret)
 		return ret;
 
-	if (!iswrite && vfio_pci_copy_to_user_small(buf, &val, len))
+	if (!iswrite && vfio_pci_copy_to_user_small(buf, &val, sizeof(val), len))
 		return -EFAULT;
 	return len;
 }

@@ -1502,6 +1502,34 @@ static int vfio_pci_add_atomic_cap(struct vfio_pci_ng_device *vpdev,
 	return vfio_info_add_capability(caps, &cap.header, sizeof(cap));
 }
 
+/*
+ * The capability chain goes after the 8-byte aligned end of the struct as
+ * the newest uAPI defines it (24 bytes, with its pad), as in-tree since
+ * 6.5; 6.1's struct ends at 20, and the gap is zeroed.  Too small an
+ * argsz gets the size needed.
+ */
+static int vfio_pci_copy_info_caps(struct vfio_device_info __user *uarg,
+				   struct vfio_info_cap *caps, u32 *argsz,
+				   u32 *cap_offset)
+{
+	size_t start = ALIGN(offsetofend(struct vfio_device_info, cap_offset),
+			     8);
+	void __user *base = uarg;
+
+	if (*argsz < start + caps->size) {
+		*argsz = start + caps->size;
+		return 0;
+	}
+	vfio_info_cap_shift(caps, start);
+	if (start > sizeof(*uarg) &&
+	    clear_user(base + sizeof(*uarg), start - sizeof(*uarg)))
+		return -EFAULT;
+	if (copy_to_user(base + start, caps->buf, caps->size))
+		return -EFAULT;
+	*cap_offset = start;
+	return 0;
+}
+
 static long vfio_pci_ioctl_get_info(struct vfio_pci_ng_device *vpdev,
 				    struct vfio_device_info __user *uarg)
 {
@@ -1528,18 +1556,11 @@ static long vfio_pci_ioctl_get_info(struct vfio_pci_ng_device *vpdev,
 		return ret;
 	if (caps.size) {
 		info.flags |= VFIO_DEVICE_FLAGS_CAPS;
-		if (argsz < sizeof(info) + caps.size) {
-			/* Tell the user how much room the chain needs. */
-			info.argsz = sizeof(info) + caps.size;
-		} else {
-			vfio_info_cap_shift(&caps, sizeof(info));
-			if (copy_to_user(uarg + 1, caps.buf, caps.size)) {
-				kfree(caps.buf);
-				return -EFAULT;
-			}
-			info.cap_offset = sizeof(info);
-		}
+		ret = vfio_pci_copy_info_caps(uarg, &caps, &info.argsz,
+					      &info.cap_offset);
 		kfree(caps.buf);
+		if (ret)
+			return ret;
 	}
 
 	return copy_to_user(uarg, &info, min_t(size_t, argsz, sizeof(info))) ?

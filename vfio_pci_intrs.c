@@ -35,6 +35,7 @@
  * @name: name of the host IRQ (/proc/interrupts).
  * @masked: INTx only: masked by us (automask) or by userspace; under irqlock.
  * @allocated: MSI-X only: the vector exists in the PCI core.
+ * @set_unlazy: INTx on an exclusive line: we set IRQ_DISABLE_UNLAZY on it.
  */
 struct vfio_pci_irq_ctx {
 	struct eventfd_ctx *trigger;
@@ -43,6 +44,7 @@ struct vfio_pci_irq_ctx {
 	char *name;
 	bool masked;
 	bool allocated;
+	bool set_unlazy;
 };
 
 static bool vfio_pci_irq_is(struct vfio_pci_ng_device *vpdev,
@@ -253,22 +255,30 @@ static int vfio_pci_intx_enable(struct vfio_pci_ng_device *vpdev,
 		pci_intx(pdev, !ctx->masked);
 		irqflags = IRQF_SHARED;
 	} else {
-		irqflags = ctx->masked ? IRQF_NO_AUTOEN : 0;
+		/* Enabled below, once set up, unless it starts masked. */
+		irqflags = IRQF_NO_AUTOEN;
 	}
 
 	ret = request_irq(pdev->irq, vfio_pci_intx_handler, irqflags, ctx->name,
 			  vpdev);
 	if (ret)
 		goto err_name;
-	/*
-	 * On an exclusive line the handler masks with disable_irq_nosync():
-	 * that must mask the line at once, not lazily on the next interrupt,
-	 * or a level-triggered line fires again before the user unmasks.  Set
-	 * only once the line is ours: a failed request (EBUSY, someone else
-	 * holds it) must not touch the owner's settings.
-	 */
-	if (!vpdev->pci_2_3)
-		irq_set_status_flags(pdev->irq, IRQ_DISABLE_UNLAZY);
+	if (!vpdev->pci_2_3) {
+		/*
+		 * The handler masks with disable_irq_nosync(): that must mask
+		 * the line at once, not lazily on the next interrupt, or a
+		 * level-triggered line fires again before the user unmasks.
+		 * Set only once the line is ours (a refused request must not
+		 * touch the owner's settings), and undone at disable only if
+		 * it was not set already.
+		 */
+		ctx->set_unlazy = !irq_check_status_bit(pdev->irq,
+							IRQ_DISABLE_UNLAZY);
+		if (ctx->set_unlazy)
+			irq_set_status_flags(pdev->irq, IRQ_DISABLE_UNLAZY);
+		if (!ctx->masked)
+			enable_irq(pdev->irq);
+	}
 
 	vpdev->irq_type = VFIO_PCI_INTX_IRQ_INDEX;
 	return 0;
@@ -302,7 +312,7 @@ static void vfio_pci_intx_disable(struct vfio_pci_ng_device *vpdev)
 	/* Leave the function masked: nobody handles its interrupt any more. */
 	__vfio_pci_intx_mask(vpdev);
 	free_irq(vpdev->pdev->irq, vpdev);
-	if (!vpdev->pci_2_3)
+	if (ctx->set_unlazy)
 		irq_clear_status_flags(vpdev->pdev->irq, IRQ_DISABLE_UNLAZY);
 	if (ctx->trigger)
 		eventfd_ctx_put(ctx->trigger);

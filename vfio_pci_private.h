@@ -152,13 +152,17 @@ static inline struct vfio_pci_ng_device *to_vpdev(struct vfio_device *vdev)
 /*
  * User copies of a register: 1, 2, 4 or 8 bytes, each a size known at
  * compile time, which the compiler turns into single moves and for which
- * hardened usercopy has nothing to check at run time.  Any other size
- * copies nothing and fails (returns @n).
+ * hardened usercopy has nothing to check at run time.  Any other size, or
+ * one larger than the kernel object (@size, normally a constant that lets
+ * the compiler drop the larger cases), copies nothing and fails (returns
+ * @n).
  */
-static inline unsigned long vfio_pci_copy_from_user_small(void *to,
+static inline unsigned long vfio_pci_copy_from_user_small(void *to, size_t size,
 							  const void __user *from,
 							  size_t n)
 {
+	if (n > size)
+		return n;
 	switch (n) {
 	case 1:
 		return copy_from_user(to, from, 1);
@@ -175,8 +179,10 @@ static inline unsigned long vfio_pci_copy_from_user_small(void *to,
 
 static inline unsigned long vfio_pci_copy_to_user_small(void __user *to,
 							const void *from,
-							size_t n)
+							size_t size, size_t n)
 {
+	if (n > size)
+		return n;
 	switch (n) {
 	case 1:
 		return copy_to_user(to, from, 1);

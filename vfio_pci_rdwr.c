@@ -142,12 +142,19 @@ static __always_inline void vfio_pci_ioread(u8 *kbuf, void __iomem *addr,
 	}
 }
 
+/* Whether [@pos, @pos + @len) of BAR @bar touches the MSI-X table. */
+static bool vfio_pci_msix_overlap(struct vfio_pci_ng_device *vpdev, int bar,
+				  u64 pos, u64 len)
+{
+	return bar == vpdev->msix_bar && pos + len > vpdev->msix_offset &&
+	       pos < (u64)vpdev->msix_offset + vpdev->msix_size;
+}
+
 /*
  * Move @len bytes between @kbuf and the mapping at @pos in naturally
  * aligned accesses: 64-bit ones on memory BARs (@qword, as the in-tree
  * driver since 6.12 does, on every kernel we support), at most 32-bit on
- * I/O BARs and the ROM.  An 8-byte ioeventfd on an I/O BAR is two 32-bit
- * port writes, low first (iowrite64_lo_hi()).  Bytes of the MSI-X table read as 0xff and writes
+ * I/O BARs and the ROM.  Bytes of the MSI-X table read as 0xff and writes
  * to them are dropped: the table belongs to the kernel, userspace programs
  * vectors with SET_IRQS.
  */
@@ -155,14 +162,10 @@ static void vfio_pci_do_io(struct vfio_pci_ng_device *vpdev, int bar,
 			   void __iomem *io, u8 *kbuf, loff_t pos, size_t len,
 			   bool iswrite, bool qword)
 {
-	loff_t table_start = vpdev->msix_offset;
-	loff_t table_end = table_start + vpdev->msix_size;
-	bool has_table = bar == vpdev->msix_bar;
-
 	while (len) {
 		size_t sz = vfio_pci_access_size(pos, len, qword);
 
-		if (has_table && pos + sz > table_start && pos < table_end) {
+		if (vfio_pci_msix_overlap(vpdev, bar, pos, sz)) {
 			/* Table entries are 16-byte aligned: no straddling. */
 			if (!iswrite)
 				memset(kbuf, 0xff, sz);
@@ -206,13 +209,16 @@ static int vfio_pci_rom_read(struct vfio_pci_ng_device *vpdev, u8 *kbuf,
  * One window of a region being read or written: where it is mapped and how
  * a chunk of it is accessed.  @access moves @len bytes between the bounce
  * buffer and the window at @pos, taking whatever lock the window needs; it
- * never touches user memory.
+ * never touches user memory.  With @partial, a failure after some chunks
+ * were done returns their count (a short read or write) instead of the
+ * error, so that a restarted call does not repeat them.
  */
 struct vfio_pci_rw_window {
 	void __iomem *io;
 	int bar;
 	bool is_mem;
 	unsigned int vga_rsrc;
+	bool partial;
 	int (*access)(struct vfio_pci_ng_device *vpdev,
 		      const struct vfio_pci_rw_window *win, u8 *kbuf,
 		      loff_t pos, size_t len, bool iswrite);
@@ -258,8 +264,13 @@ static ssize_t vfio_pci_bounce_rw(struct vfio_pci_ng_device *vpdev,
 
 	if (kbuf != stackbuf)
 		kfree(kbuf);
-	/* A fault part way fails the whole call, as in-tree. */
-	return ret ? ret : done;
+	/*
+	 * A failure part way fails the whole call, as in-tree, unless the
+	 * window reports what was done: repeating VGA writes is not harmless.
+	 */
+	if (ret && !(done && win->partial))
+		return ret;
+	return done;
 }
 
 /* A chunk of a BAR or the ROM: memory ones only while decode is on, in D0. */
@@ -298,9 +309,7 @@ static bool vfio_pci_small_access(struct vfio_pci_ng_device *vpdev,
 	if (win->bar == PCI_ROM_RESOURCE || !is_power_of_2(count) ||
 	    count > (win->is_mem ? 8 : 4) || !IS_ALIGNED(pos, count))
 		return false;
-	return win->bar != vpdev->msix_bar ||
-	       pos + count <= vpdev->msix_offset ||
-	       pos >= vpdev->msix_offset + vpdev->msix_size;
+	return !vfio_pci_msix_overlap(vpdev, win->bar, pos, count);
 }
 
 static ssize_t vfio_pci_bar_rw_small(struct vfio_pci_ng_device *vpdev,
@@ -311,7 +320,7 @@ static ssize_t vfio_pci_bar_rw_small(struct vfio_pci_ng_device *vpdev,
 	void __iomem *addr = win->io + pos;
 	u8 kbuf[8];
 
-	if (iswrite && vfio_pci_copy_from_user_small(kbuf, buf, count))
+	if (iswrite && vfio_pci_copy_from_user_small(kbuf, sizeof(kbuf), buf, count))
 		return -EFAULT;
 	if (win->is_mem) {
 		down_read(&vpdev->memory_lock);
@@ -326,7 +335,7 @@ static ssize_t vfio_pci_bar_rw_small(struct vfio_pci_ng_device *vpdev,
 		vfio_pci_ioread(kbuf, addr, count);
 	if (win->is_mem)
 		up_read(&vpdev->memory_lock);
-	if (!iswrite && vfio_pci_copy_to_user_small(buf, kbuf, count))
+	if (!iswrite && vfio_pci_copy_to_user_small(buf, kbuf, sizeof(kbuf), count))
 		return -EFAULT;
 	return count;
 }
@@ -404,6 +413,7 @@ static ssize_t vfio_pci_vga_rw(struct vfio_pci_ng_device *vpdev,
 	loff_t pos = *ppos & VFIO_PCI_OFFSET_MASK;
 	struct vfio_pci_rw_window win = {
 		.bar = VFIO_PCI_VGA_REGION_INDEX,	/* never the MSI-X BAR */
+		.partial = true,
 		.access = vfio_pci_vga_access,
 	};
 	loff_t start, end;
@@ -665,8 +675,7 @@ long vfio_pci_ioctl_ioeventfd(struct vfio_pci_ng_device *vpdev,
 	if (!len || pos >= len || count > len - pos)
 		return -EINVAL;
 	/* The MSI-X table is the kernel's. */
-	if (index == vpdev->msix_bar && pos + count > vpdev->msix_offset &&
-	    pos < (u64)vpdev->msix_offset + vpdev->msix_size)
+	if (vfio_pci_msix_overlap(vpdev, index, pos, count))
 		return -EINVAL;
 
 	mutex_lock(&vpdev->ioeventfds_lock);
