@@ -1157,8 +1157,8 @@ uint64_t vt_efd_wait(int fd, int ms)
 	return vt_efd_take(fd);
 }
 
-int vt_set_irqs(int device, uint32_t flags, uint32_t index, uint32_t start, uint32_t count,
-		const void *data, size_t len)
+int vt_set_irqs_argsz(int device, uint32_t argsz, uint32_t flags, uint32_t index,
+		      uint32_t start, uint32_t count, const void *data, size_t len)
 {
 	size_t sz = sizeof(struct vfio_irq_set) + len;
 	struct vfio_irq_set *s = calloc(1, sz);
@@ -1166,7 +1166,7 @@ int vt_set_irqs(int device, uint32_t flags, uint32_t index, uint32_t start, uint
 
 	if (!s)
 		return -1;
-	s->argsz = (uint32_t)sz;
+	s->argsz = argsz;
 	s->flags = flags;
 	s->index = index;
 	s->start = start;
@@ -1178,6 +1178,13 @@ int vt_set_irqs(int device, uint32_t flags, uint32_t index, uint32_t start, uint
 	free(s);
 	errno = err;
 	return ret;
+}
+
+int vt_set_irqs(int device, uint32_t flags, uint32_t index, uint32_t start, uint32_t count,
+		const void *data, size_t len)
+{
+	return vt_set_irqs_argsz(device, (uint32_t)(sizeof(struct vfio_irq_set) + len), flags,
+				 index, start, count, data, len);
 }
 
 int vt_irq_action_fd(int device, uint32_t action, uint32_t index, int32_t fd)

@@ -321,6 +321,9 @@ uint64_t vt_efd_wait(int fd, int ms);
  */
 int vt_set_irqs(int device, uint32_t flags, uint32_t index, uint32_t start, uint32_t count,
 		const void *data, size_t len);
+/* The same with an argsz of the caller's choice (hostile tests). */
+int vt_set_irqs_argsz(int device, uint32_t argsz, uint32_t flags, uint32_t index,
+		      uint32_t start, uint32_t count, const void *data, size_t len);
 /* DATA_EVENTFD | action on vector 0 of index: one eventfd (-1 removes it). */
 int vt_irq_action_fd(int device, uint32_t action, uint32_t index, int32_t fd);
 /* DATA_EVENTFD | ACTION_TRIGGER on vector 0 of index. */

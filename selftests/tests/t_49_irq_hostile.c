@@ -52,37 +52,10 @@
 #define ERR	VFIO_PCI_ERR_IRQ_INDEX
 #define REQ	VFIO_PCI_REQ_IRQ_INDEX
 
-/*
- * SET_IRQS with every field chosen by the caller: the buffer holds the
- * header and `len` bytes of data, argsz says what the caller wants.
- */
-static int raw_set(int dev, uint32_t argsz, uint32_t flags, uint32_t index, uint32_t start,
-		   uint32_t count, const void *data, size_t len)
-{
-	size_t sz = HDR + len;
-	struct vfio_irq_set *s = calloc(1, sz);
-	int ret, err;
-
-	if (!s)
-		return -1;
-	s->argsz = argsz;
-	s->flags = flags;
-	s->index = index;
-	s->start = start;
-	s->count = count;
-	if (len)
-		memcpy(s->data, data, len);
-	ret = ioctl(dev, VFIO_DEVICE_SET_IRQS, s);
-	err = errno;
-	free(s);
-	errno = err;
-	return ret;
-}
-
 static int set(int dev, uint32_t flags, uint32_t index, uint32_t start, uint32_t count,
 	       const void *data, size_t len)
 {
-	return raw_set(dev, HDR + (uint32_t)len, flags, index, start, count, data, len);
+	return vt_set_irqs(dev, flags, index, start, count, data, len);
 }
 
 static int set_fd(int dev, uint32_t action, uint32_t index, uint32_t start, int32_t fd)
@@ -148,8 +121,8 @@ static void test_header(void)
 	uint8_t b = 1;
 
 	vt_begin("edu: argsz, index, flags and pointer of the header");
-	HOSTILE(raw_set(e.dev, 0, EFD | TRIG, MSI, 0, 1, &fd, 4), EINVAL, "argsz 0");
-	HOSTILE(raw_set(e.dev, HDR - 1, NONE | TRIG, MSI, 0, 1, NULL, 0), EINVAL, "argsz 19");
+	HOSTILE(vt_set_irqs_argsz(e.dev, 0, EFD | TRIG, MSI, 0, 1, &fd, 4), EINVAL, "argsz 0");
+	HOSTILE(vt_set_irqs_argsz(e.dev, HDR - 1, NONE | TRIG, MSI, 0, 1, NULL, 0), EINVAL, "argsz 19");
 	HOSTILE(set(e.dev, NONE | TRIG, 5, 0, 1, NULL, 0), EINVAL, "index 5");
 	HOSTILE(set(e.dev, NONE | TRIG, 0xffffffff, 0, 1, NULL, 0), EINVAL, "index 0xffffffff");
 	HOSTILE(set(e.dev, NONE | TRIG | 0x40, MSI, 0, 1, NULL, 0), EINVAL, "unknown flag 0x40");
@@ -160,7 +133,7 @@ static void test_header(void)
 		"unmapped argument");
 	/* A huge argsz with a valid call: only count * size bytes are read. */
 	vt_efd_take(e.msi_efd);
-	vt_check_ok(raw_set(e.dev, 0xffffffff, BOOL | TRIG, MSI, 0, 1, &b, 1),
+	vt_check_ok(vt_set_irqs_argsz(e.dev, 0xffffffff, BOOL | TRIG, MSI, 0, 1, &b, 1),
 		    "argsz 0xffffffff, loopback DATA_BOOL");
 	vt_check_eq(vt_efd_take(e.msi_efd), 1, "loopback with a huge argsz");
 	edu_state_ok("argsz 0xffffffff");
@@ -223,13 +196,13 @@ static void test_data_action(void)
 	HOSTILE(set_fd(e.dev, MASK, MSI, 0, e.msi_efd), ENOTTY, "MASK by eventfd on MSI");
 	HOSTILE(set(e.dev, NONE | MASK, REQ, 0, 1, NULL, 0), ENOTTY, "MASK on REQ");
 	/* argsz covers the header but not the data count says there is. */
-	HOSTILE(raw_set(e.dev, HDR, EFD | TRIG, MSI, 0, 1, &fd, 4), EINVAL,
+	HOSTILE(vt_set_irqs_argsz(e.dev, HDR, EFD | TRIG, MSI, 0, 1, &fd, 4), EINVAL,
 		"EVENTFD, argsz without the data");
-	HOSTILE(raw_set(e.dev, HDR + 3, EFD | TRIG, MSI, 0, 1, &fd, 4), EINVAL,
+	HOSTILE(vt_set_irqs_argsz(e.dev, HDR + 3, EFD | TRIG, MSI, 0, 1, &fd, 4), EINVAL,
 		"EVENTFD, argsz 3 bytes short");
-	HOSTILE(raw_set(e.dev, HDR, BOOL | TRIG, MSI, 0, 1, &b, 1), EINVAL,
+	HOSTILE(vt_set_irqs_argsz(e.dev, HDR, BOOL | TRIG, MSI, 0, 1, &b, 1), EINVAL,
 		"BOOL, argsz without the data");
-	HOSTILE(raw_set(e.dev, HDR, EFD | TRIG, REQ, 0, 1, &fd, 4), EINVAL,
+	HOSTILE(vt_set_irqs_argsz(e.dev, HDR, EFD | TRIG, REQ, 0, 1, &fd, 4), EINVAL,
 		"REQ EVENTFD, argsz without the data");
 	/* The data itself unreadable: the header at the end of a page. */
 	{
@@ -478,9 +451,9 @@ static void test_msix(const struct vt_dev *d)
 		 "start 0xffffffff count 2");
 	XHOSTILE(set(dev, NONE | TRIG, MSIX, 4, 0xfffffffc, NULL, 0), EINVAL,
 		 "start 4 count 0xfffffffc (wraps to 0)");
-	XHOSTILE(raw_set(dev, HDR + 16, EFD | TRIG, MSIX, 0, 5, fds, 20), EINVAL,
+	XHOSTILE(vt_set_irqs_argsz(dev, HDR + 16, EFD | TRIG, MSIX, 0, 5, fds, 20), EINVAL,
 		 "argsz for 4 of 5 eventfds");
-	XHOSTILE(raw_set(dev, HDR + 4, BOOL | TRIG, MSIX, 0, 5, fds, 5), EINVAL,
+	XHOSTILE(vt_set_irqs_argsz(dev, HDR + 4, BOOL | TRIG, MSIX, 0, 5, fds, 5), EINVAL,
 		 "argsz for 4 of 5 bools");
 	XHOSTILE(set(dev, NONE | MASK, MSIX, 0, 1, NULL, 0), ENOTTY, "MASK on MSI-X");
 	XHOSTILE(set(dev, NONE | UNMASK, MSIX, 0, 5, NULL, 0), ENOTTY, "UNMASK on MSI-X");
