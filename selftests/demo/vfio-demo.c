@@ -375,20 +375,6 @@ static int mmio_read32(volatile uint32_t *p, uint32_t *val)
 	return sig;
 }
 
-static int bar_read32(int fd, uint64_t off, uint32_t *val)
-{
-	ssize_t n = pread(fd, val, 4, (off_t)(VT_REGION_OFFSET(0) + off));
-
-	return n == 4 ? 0 : n < 0 ? -errno : -EIO;
-}
-
-static int bar_write32(int fd, uint64_t off, uint32_t val)
-{
-	ssize_t n = pwrite(fd, &val, 4, (off_t)(VT_REGION_OFFSET(0) + off));
-
-	return n == 4 ? 0 : n < 0 ? -errno : -EIO;
-}
-
 static void check_id(const struct vt_dev *d, const char *how, uint32_t val)
 {
 	bool edu = d->vendor == EDU_VENDOR && d->device == EDU_DEVICE;
@@ -419,7 +405,7 @@ static void show_bar0(const struct vt_dev *d, int fd)
 		free(r);
 		return;
 	}
-	ret = bar_read32(fd, EDU_ID, &val);
+	ret = vt_region_read32(fd, 0, EDU_ID, &val);
 	if (ret)
 		unsupported("pread of BAR0", -ret);
 	else
@@ -521,7 +507,7 @@ static void show_interrupt(const struct vt_dev *d, int fd)
 		goto disable;
 	}
 	printf("  Bus Master set in the command register\n");
-	ret = bar_write32(fd, EDU_IRQ_RAISE, 1);
+	ret = vt_region_write32(fd, 0, EDU_IRQ_RAISE, 1);
 	if (ret) {
 		unsupported("write to BAR0 (interrupt raise register)", -ret);
 		goto master_off;
@@ -535,9 +521,9 @@ static void show_interrupt(const struct vt_dev *d, int fd)
 	} else {
 		wrong("no interrupt on the eventfd within 2 s");
 	}
-	if (!bar_read32(fd, EDU_IRQ_STATUS, &status))
+	if (!vt_region_read32(fd, 0, EDU_IRQ_STATUS, &status))
 		printf("  interrupt status register %#x\n", status);
-	if (bar_write32(fd, EDU_IRQ_ACK, 1) == 0)
+	if (vt_region_write32(fd, 0, EDU_IRQ_ACK, 1) == 0)
 		printf("  acknowledged (0x64 <- 1)\n");
 master_off:
 	set_bus_master(fd, false);

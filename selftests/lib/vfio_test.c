@@ -1012,6 +1012,24 @@ int vt_irq_info(int device, uint32_t index, struct vfio_irq_info *info)
 	return ioctl(device, VFIO_DEVICE_GET_IRQ_INFO, info) ? -errno : 0;
 }
 
+int vt_region_read32(int device, uint32_t index, uint64_t off, uint32_t *val)
+{
+	ssize_t n = pread(device, val, 4, (off_t)(VT_REGION_OFFSET(index) + off));
+
+	if (n == 4)
+		return 0;
+	return n < 0 ? -errno : -EIO;
+}
+
+int vt_region_write32(int device, uint32_t index, uint64_t off, uint32_t val)
+{
+	ssize_t n = pwrite(device, &val, 4, (off_t)(VT_REGION_OFFSET(index) + off));
+
+	if (n == 4)
+		return 0;
+	return n < 0 ? -errno : -EIO;
+}
+
 ssize_t vt_config_read(int device, void *buf, size_t len, uint64_t off)
 {
 	return pread(device, buf, len,

@@ -276,6 +276,10 @@ const struct vfio_info_cap_header *vt_info_cap(const void *info, size_t len,
 					       uint32_t cap_offset, uint16_t id);
 int vt_irq_info(int device, uint32_t index, struct vfio_irq_info *info);
 
+/* One 4-byte pread/pwrite of region `index` at `off`: 0 or a negative errno. */
+int vt_region_read32(int device, uint32_t index, uint64_t off, uint32_t *val);
+int vt_region_write32(int device, uint32_t index, uint64_t off, uint32_t val);
+
 /* Read/write the VFIO config region. */
 ssize_t vt_config_read(int device, void *buf, size_t len, uint64_t off);
 ssize_t vt_config_write(int device, const void *buf, size_t len, uint64_t off);

@@ -49,15 +49,6 @@
 #define RESET_LOOP		10
 
 /* A 32-bit BAR0 register through the region's read path. */
-static int bar_read32(int dev, uint64_t off, uint32_t *val)
-{
-	ssize_t n = pread(dev, val, 4, (off_t)(VT_REGION_OFFSET(0) + off));
-
-	if (n == 4)
-		return 0;
-	return n < 0 ? -errno : -EIO;
-}
-
 /* The PM capability offset as the user sees it, 0 if none. */
 static unsigned int user_pm_cap(int dev)
 {
@@ -154,9 +145,9 @@ static void test_reset(const struct dev_kind *k, const struct vt_dev *d)
 	vt_check_eq(cmd_before & (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER),
 		    PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, "COMMAND after setting MEM|BM");
 	vt_check_ret(vt_config_read32(v.device, PCI_BASE_ADDRESS_0, &bar0_before), "read BAR0");
-	vt_check_ret(bar_read32(v.device, k->probe_reg, &reg_before), "pread reg %#x",
+	vt_check_ret(vt_region_read32(v.device, 0, k->probe_reg, &reg_before), "pread reg %#x",
 		     k->probe_reg);
-	vt_check_ret(bar_read32(v.device, NVME_CAP, &cap_lo_before), "pread reg 0");
+	vt_check_ret(vt_region_read32(v.device, 0, NVME_CAP, &cap_lo_before), "pread reg 0");
 	vt_check(reg_before != 0xffffffff, "reg %#x reads all-ones before the reset",
 		 k->probe_reg);
 	map = map_bar0(v.device, &map_len);
@@ -191,9 +182,9 @@ static void test_reset(const struct dev_kind *k, const struct vt_dev *d)
 		    "COMMAND MEM|BM after the reset");
 	vt_check_ret(vt_config_read32(v.device, PCI_BASE_ADDRESS_0, &bar0_after), "read BAR0");
 	vt_check_eq(bar0_after, bar0_before, "virtual BAR0 register after the reset");
-	vt_check_ret(bar_read32(v.device, k->probe_reg, &reg_after), "pread reg %#x after",
+	vt_check_ret(vt_region_read32(v.device, 0, k->probe_reg, &reg_after), "pread reg %#x after",
 		     k->probe_reg);
-	vt_check_ret(bar_read32(v.device, NVME_CAP, &cap_lo_after), "pread reg 0 after");
+	vt_check_ret(vt_region_read32(v.device, 0, NVME_CAP, &cap_lo_after), "pread reg 0 after");
 	if (nvme) {
 		vt_check_eq(reg_after, reg_before, "VS after the reset");
 		vt_check_eq(cap_lo_after, cap_lo_before, "CAP after the reset");
@@ -237,7 +228,7 @@ static void test_reset(const struct dev_kind *k, const struct vt_dev *d)
 		vt_check_ret(vt_config_read16(v.device, pm + PCI_PM_CTRL, &pmcsr), "read PMCSR");
 		vt_check_eq(pmcsr & PCI_PM_CTRL_STATE_MASK, 3, "PMCSR power state after D3hot");
 		vt_check(power_state_is(d->bdf, "D3hot"), "D3hot after the PMCSR write");
-		vt_check_errno(bar_read32(v.device, k->probe_reg, &reg_after) ? -1 : 0, EIO,
+		vt_check_errno(vt_region_read32(v.device, 0, k->probe_reg, &reg_after) ? -1 : 0, EIO,
 			       "BAR pread in D3hot");
 
 		vt_check_ok(ioctl(v.device, VFIO_DEVICE_RESET), "VFIO_DEVICE_RESET in D3hot");
@@ -245,7 +236,7 @@ static void test_reset(const struct dev_kind *k, const struct vt_dev *d)
 		vt_check(power_state_is(d->bdf, "D0"), "D0 after the reset");
 		vt_check_ret(vt_config_read16(v.device, pm + PCI_PM_CTRL, &pmcsr), "read PMCSR");
 		vt_check_eq(pmcsr & PCI_PM_CTRL_STATE_MASK, 0, "PMCSR power state after the reset");
-		vt_check_ret(bar_read32(v.device, k->probe_reg, &reg_after), "pread reg %#x",
+		vt_check_ret(vt_region_read32(v.device, 0, k->probe_reg, &reg_after), "pread reg %#x",
 			     k->probe_reg);
 		vt_check(reg_after != 0xffffffff, "reg %#x all-ones after the reset",
 			 k->probe_reg);
@@ -265,10 +256,10 @@ static void test_reset(const struct dev_kind *k, const struct vt_dev *d)
 				vt_diag("reset %d: %s", i, vt_errname(errno));
 		}
 		vt_check_eq(failures, 0, "failed resets");
-		vt_check_ret(bar_read32(v.device, k->probe_reg, &reg_after), "pread after");
+		vt_check_ret(vt_region_read32(v.device, 0, k->probe_reg, &reg_after), "pread after");
 		vt_vfio_close(&v);
 		if (vt_check_ret(vt_vfio_open(&v, d->bdf), "reopen")) {
-			vt_check_ret(bar_read32(v.device, k->probe_reg, &reg_after),
+			vt_check_ret(vt_region_read32(v.device, 0, k->probe_reg, &reg_after),
 				     "pread after reopen");
 			vt_check(reg_after != 0xffffffff, "all-ones after reopen");
 			vt_vfio_close(&v);
@@ -292,7 +283,7 @@ static void test_no_reset(const struct vt_dev *d)
 		{
 			uint32_t id = 0;
 
-			vt_check_ret(bar_read32(v.device, 0, &id), "pread ID");
+			vt_check_ret(vt_region_read32(v.device, 0, 0, &id), "pread ID");
 			vt_check_eq(id, 0x010000ed, "edu ID register");
 		}
 		vt_vfio_close(&v);

@@ -56,24 +56,6 @@ struct hot_reset {
 	int32_t fds[MAX_DEPS];
 };
 
-static int bar_read32(int dev, uint64_t off, uint32_t *val)
-{
-	ssize_t n = pread(dev, val, 4, (off_t)(VT_REGION_OFFSET(0) + off));
-
-	if (n == 4)
-		return 0;
-	return n < 0 ? -errno : -EIO;
-}
-
-static int bar_write32(int dev, uint64_t off, uint32_t val)
-{
-	ssize_t n = pwrite(dev, &val, 4, (off_t)(VT_REGION_OFFSET(0) + off));
-
-	if (n == 4)
-		return 0;
-	return n < 0 ? -errno : -EIO;
-}
-
 /* Host (sysfs) config space access, bypassing vfio. */
 static int sysfs_config_rw16(const char *bdf, unsigned int off, uint16_t *val, bool write)
 {
@@ -164,10 +146,10 @@ static void check_edu_works(int dev, const char *what)
 {
 	uint32_t v = 0;
 
-	vt_check_ret(bar_read32(dev, EDU_ID, &v), "%s: read ID", what);
+	vt_check_ret(vt_region_read32(dev, 0, EDU_ID, &v), "%s: read ID", what);
 	vt_check_eq(v, EDU_ID_VALUE, "%s: ID register", what);
-	vt_check_ret(bar_write32(dev, EDU_LIVENESS, 0x12345678), "%s: write liveness", what);
-	vt_check_ret(bar_read32(dev, EDU_LIVENESS, &v), "%s: read liveness", what);
+	vt_check_ret(vt_region_write32(dev, 0, EDU_LIVENESS, 0x12345678), "%s: write liveness", what);
+	vt_check_ret(vt_region_read32(dev, 0, EDU_LIVENESS, &v), "%s: read liveness", what);
 	vt_check_eq(v, ~0x12345678u, "%s: liveness", what);
 }
 
@@ -464,7 +446,7 @@ static void test_root_port(const char *name, const struct vt_dev *d)
 	{
 		uint32_t r = 0;
 
-		vt_check_ret(bar_read32(v.device, 8, &r), "pread BAR0 reg 8");
+		vt_check_ret(vt_region_read32(v.device, 0, 8, &r), "pread BAR0 reg 8");
 		vt_check(r != 0xffffffff, "BAR0 reg 8 reads all-ones after the reset");
 	}
 	if (map)

@@ -24,7 +24,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,39 +95,6 @@ static bool stays_attr(const char *bdf, const char *attr, const char *want, int 
 		return true;
 	vt_diag("%s: %s is %s %d ms later, want %s", bdf, attr, buf, ms, want);
 	return false;
-}
-
-static int bar_read32(int dev, uint64_t off, uint32_t *val)
-{
-	ssize_t n = pread(dev, val, 4, (off_t)(VT_REGION_OFFSET(0) + off));
-
-	if (n == 4)
-		return 0;
-	return n < 0 ? -errno : -EIO;
-}
-
-static sigjmp_buf bus_jmp;
-
-static void on_sigbus(int sig)
-{
-	(void)sig;
-	siglongjmp(bus_jmp, 1);
-}
-
-/* Read *p; false when that raised SIGBUS. */
-static bool map_read(volatile uint32_t *p, uint32_t *val)
-{
-	struct sigaction sa = { .sa_handler = on_sigbus }, old;
-	bool ok = true;
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, &old);
-	if (sigsetjmp(bus_jmp, 1) == 0)
-		*val = *p;
-	else
-		ok = false;
-	sigaction(SIGBUS, &old, NULL);
-	return ok;
 }
 
 static volatile uint32_t *map_bar0(int dev, size_t *len)
@@ -213,7 +179,7 @@ static bool dut_open(struct dut *t)
 	vt_config_write16(t->v.device, PCI_COMMAND, cmd | PCI_COMMAND_MEMORY);
 	t->map = map_bar0(t->v.device, &t->map_len);
 	vt_check(t->map != NULL, "BAR0 mapping");
-	vt_check_ret(bar_read32(t->v.device, t->reg, &t->value), "pread BAR0 %#x", t->reg);
+	vt_check_ret(vt_region_read32(t->v.device, 0, t->reg, &t->value), "pread BAR0 %#x", t->reg);
 	return true;
 }
 
@@ -229,11 +195,15 @@ static void dut_close(struct dut *t)
 static bool map_works(struct dut *t)
 {
 	uint32_t val = 0;
+	int sig;
 
 	if (!t->map)
 		return false;
-	if (!map_read(t->map + t->reg / 4, &val))
+	sig = vt_map_load32(t->map + t->reg / 4, &val);
+	if (sig) {
+		vt_check(sig == SIGBUS, "mapping faulted with %s, want SIGBUS", vt_sig_name(sig));
 		return false;
+	}
 	vt_check_eq(val, t->value, "BAR0 %#x through the mapping", t->reg);
 	return true;
 }
@@ -323,7 +293,7 @@ static void test_low_power(struct dut *t)
 	vt_check(wait_attr(bdf, "power_state", t->sleep, STATE_WAIT_MS), "asleep before");
 	vt_check_ret(vt_config_read16(t->v.device, PCI_VENDOR_ID, &vid), "config read");
 	vt_check_eq(vid, t->d->vendor, "vendor ID");
-	vt_check_ret(bar_read32(t->v.device, t->reg, &val), "BAR0 pread");
+	vt_check_ret(vt_region_read32(t->v.device, 0, t->reg, &val), "BAR0 pread");
 	vt_check_eq(val, t->value, "BAR0 %#x by pread", t->reg);
 	vt_check(wait_attr(bdf, "power_state", t->sleep, STATE_WAIT_MS),
 		 "not back in %s after the accesses", t->sleep);
@@ -454,7 +424,7 @@ static void test_low_power(struct dut *t)
 						       (pmcsr & ~PCI_PM_CTRL_STATE_MASK) | 3),
 				     "PMCSR := D3hot");
 			vt_check(wait_attr(bdf, "power_state", "D3hot", 0), "not in D3hot");
-			vt_check_errno(bar_read32(t->v.device, t->reg, &val) ? -1 : 0, EIO,
+			vt_check_errno(vt_region_read32(t->v.device, 0, t->reg, &val) ? -1 : 0, EIO,
 				       "BAR pread in D3hot");
 			vt_check(!map_works(t), "mapping readable in D3hot");
 			vt_check_ret(vt_config_read16(t->v.device, PCI_VENDOR_ID, &vid),
@@ -464,7 +434,7 @@ static void test_low_power(struct dut *t)
 						       pmcsr & ~PCI_PM_CTRL_STATE_MASK),
 				     "PMCSR := D0");
 			vt_check(wait_attr(bdf, "power_state", "D0", 0), "not in D0");
-			vt_check_ret(bar_read32(t->v.device, t->reg, &val), "BAR pread in D0");
+			vt_check_ret(vt_region_read32(t->v.device, 0, t->reg, &val), "BAR pread in D0");
 			vt_check_eq(val, t->value, "BAR0 %#x in D0 again", t->reg);
 			vt_check(map_works(t), "mapping faults in D0 again");
 		}
@@ -493,7 +463,7 @@ static void test_edu_low_power(struct dut *t)
 			 "not runtime suspended after ENTRY");
 		vt_check(wait_attr(bdf, "power_state", "D0", 0), "power state changed");
 		vt_check(!map_works(t), "mapping readable in low power");
-		vt_check_ret(bar_read32(t->v.device, EDU_ID, &val), "pread ID");
+		vt_check_ret(vt_region_read32(t->v.device, 0, EDU_ID, &val), "pread ID");
 		vt_check_eq(val, 0x010000ed, "edu ID by pread");
 		vt_check_ok(feature(t->v.device, SET(EXIT), NULL, 0), "SET EXIT");
 		vt_check(wait_attr(bdf, "power/runtime_status", "active", STATE_WAIT_MS),
@@ -514,6 +484,7 @@ int main(void)
 	int npm = 0, n;
 	char buf[16];
 
+	vt_fault_handler_install();
 	for (int k = 0; k < 2; k++)
 		if (vt_find_devices(kinds[k].v, kinds[k].d, devs, VT_MAX_DEVS) > 0)
 			pm[npm++] = devs[0];

@@ -135,24 +135,6 @@ static long ms_since(const struct timespec *t0)
 	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-static int bar_read32(int dev, uint64_t off, uint32_t *val)
-{
-	ssize_t n = pread(dev, val, 4, (off_t)(VT_REGION_OFFSET(0) + off));
-
-	if (n == 4)
-		return 0;
-	return n < 0 ? -errno : -EIO;
-}
-
-static int bar_write32(int dev, uint64_t off, uint32_t val)
-{
-	ssize_t n = pwrite(dev, &val, 4, (off_t)(VT_REGION_OFFSET(0) + off));
-
-	if (n == 4)
-		return 0;
-	return n < 0 ? -errno : -EIO;
-}
-
 /* /dev/vfio/devices/vfioN of a device, from sysfs vfio-dev/. */
 static int cdev_path(const char *bdf, char *path, size_t len)
 {
@@ -246,7 +228,7 @@ static bool edu_dma_wait(int dev)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do {
-		if (bar_read32(dev, EDU_DMA_CMD, &cmd))
+		if (vt_region_read32(dev, 0, EDU_DMA_CMD, &cmd))
 			return false;
 		if (!(cmd & EDU_DMA_START))
 			return true;
@@ -258,9 +240,10 @@ static bool edu_dma_wait(int dev)
 
 static bool edu_dma(int dev, uint32_t src, uint32_t dst, uint32_t cmd)
 {
-	return !bar_write32(dev, EDU_DMA_SRC, src) && !bar_write32(dev, EDU_DMA_DST, dst) &&
-	       !bar_write32(dev, EDU_DMA_CNT, DMA_LEN) &&
-	       !bar_write32(dev, EDU_DMA_CMD, cmd | EDU_DMA_START) && edu_dma_wait(dev);
+	return !vt_region_write32(dev, 0, EDU_DMA_SRC, src) &&
+	       !vt_region_write32(dev, 0, EDU_DMA_DST, dst) &&
+	       !vt_region_write32(dev, 0, EDU_DMA_CNT, DMA_LEN) &&
+	       !vt_region_write32(dev, 0, EDU_DMA_CMD, cmd | EDU_DMA_START) && edu_dma_wait(dev);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -303,10 +286,10 @@ static void test_dma(const struct vt_dev *d)
 		vt_check_eq(info.num_regions, 9, "num_regions");
 		vt_check_eq(info.num_irqs, 5, "num_irqs");
 	}
-	vt_check_ret(bar_read32(c.dev, EDU_ID, &v), "pread ID");
+	vt_check_ret(vt_region_read32(c.dev, 0, EDU_ID, &v), "pread ID");
 	vt_check_eq(v, 0x010000ed, "edu ID");
-	vt_check_ret(bar_write32(c.dev, EDU_LIVENESS, 0x0badf00d), "write liveness");
-	vt_check_ret(bar_read32(c.dev, EDU_LIVENESS, &v), "read liveness");
+	vt_check_ret(vt_region_write32(c.dev, 0, EDU_LIVENESS, 0x0badf00d), "write liveness");
+	vt_check_ret(vt_region_read32(c.dev, 0, EDU_LIVENESS, &v), "read liveness");
 	vt_check_eq(v, ~0x0badf00du, "liveness");
 	vt_end();
 
@@ -362,7 +345,7 @@ static void test_dma(const struct vt_dev *d)
 		vt_check_ok(ioctl(iommufd, IOMMU_DESTROY, &ds), "IOMMU_DESTROY ioas");
 	}
 	if (vt_check_ret(cdev_open_bind(d->bdf, iommufd, &c), "open + bind again")) {
-		vt_check_ret(bar_read32(c.dev, EDU_ID, &v), "pread ID");
+		vt_check_ret(vt_region_read32(c.dev, 0, EDU_ID, &v), "pread ID");
 		vt_check_eq(v, 0x010000ed, "edu ID");
 		cdev_close(&c);
 	}
@@ -449,7 +432,7 @@ static void test_hot_reset(const struct vt_dev *a, const struct vt_dev *b)
 		vt_check_errno(ioctl(c.dev, VFIO_DEVICE_PCI_HOT_RESET, &g), EINVAL,
 			       "PCI_HOT_RESET with an fd array on a cdev-opened device");
 	}
-	vt_check_ret(bar_read32(c.dev, EDU_ID, &v), "pread ID after");
+	vt_check_ret(vt_region_read32(c.dev, 0, EDU_ID, &v), "pread ID after");
 	vt_check_eq(v, 0x010000ed, "edu ID after");
 	vt_end();
 
