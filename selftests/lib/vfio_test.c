@@ -1012,6 +1012,36 @@ int vt_irq_info(int device, uint32_t index, struct vfio_irq_info *info)
 	return ioctl(device, VFIO_DEVICE_GET_IRQ_INFO, info) ? -errno : 0;
 }
 
+void *vt_map_region(int device, uint32_t index, size_t *len)
+{
+	struct vfio_region_info *ri = vt_region_info(device, index);
+	void *p;
+	int err;
+
+	if (!ri) {
+		err = errno;
+		vt_diag("region %u info: %s", index, vt_errname(err));
+		errno = err;
+		return NULL;
+	}
+	if (!(ri->flags & VFIO_REGION_INFO_FLAG_MMAP)) {
+		vt_diag("region %u is not mmappable (flags %#x)", index, ri->flags);
+		free(ri);
+		errno = ENOTSUP;
+		return NULL;
+	}
+	*len = ri->size;
+	p = mmap(NULL, ri->size, PROT_READ | PROT_WRITE, MAP_SHARED, device, (off_t)ri->offset);
+	err = errno;
+	free(ri);
+	if (p == MAP_FAILED) {
+		vt_diag("mmap region %u: %s", index, vt_errname(err));
+		errno = err;
+		return NULL;
+	}
+	return p;
+}
+
 int vt_region_read32(int device, uint32_t index, uint64_t off, uint32_t *val)
 {
 	ssize_t n = pread(device, val, 4, (off_t)(VT_REGION_OFFSET(index) + off));

@@ -276,6 +276,11 @@ const struct vfio_info_cap_header *vt_info_cap(const void *info, size_t len,
 					       uint32_t cap_offset, uint16_t id);
 int vt_irq_info(int device, uint32_t index, struct vfio_irq_info *info);
 
+/*
+ * mmap a whole region (MAP_SHARED, read/write) and store its size in *len;
+ * NULL with errno set (ENOTSUP: not mmappable) and a diagnostic on failure.
+ */
+void *vt_map_region(int device, uint32_t index, size_t *len);
 /* One 4-byte pread/pwrite of region `index` at `off`: 0 or a negative errno. */
 int vt_region_read32(int device, uint32_t index, uint64_t off, uint32_t *val);
 int vt_region_write32(int device, uint32_t index, uint64_t off, uint32_t val);

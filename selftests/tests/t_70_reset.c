@@ -72,31 +72,6 @@ static bool power_state_is(const char *bdf, const char *want)
 }
 
 /* BAR0 mapped whole, or NULL (diagnosed). */
-static volatile uint32_t *map_bar0(int dev, size_t *len)
-{
-	struct vfio_region_info *ri = vt_region_info(dev, 0);
-	void *p;
-
-	if (!ri) {
-		vt_diag("region 0 info: %s", vt_errname(errno));
-		return NULL;
-	}
-	if (!(ri->flags & VFIO_REGION_INFO_FLAG_MMAP)) {
-		vt_diag("region 0 is not mmappable (flags %#x)", ri->flags);
-		free(ri);
-		return NULL;
-	}
-	*len = ri->size;
-	p = mmap(NULL, ri->size, PROT_READ | PROT_WRITE, MAP_SHARED, dev,
-		 (off_t)ri->offset);
-	free(ri);
-	if (p == MAP_FAILED) {
-		vt_diag("mmap BAR0: %s", vt_errname(errno));
-		return NULL;
-	}
-	return p;
-}
-
 struct dev_kind {
 	const char *name;
 	uint16_t vendor, device;
@@ -150,7 +125,7 @@ static void test_reset(const struct dev_kind *k, const struct vt_dev *d)
 	vt_check_ret(vt_region_read32(v.device, 0, NVME_CAP, &cap_lo_before), "pread reg 0");
 	vt_check(reg_before != 0xffffffff, "reg %#x reads all-ones before the reset",
 		 k->probe_reg);
-	map = map_bar0(v.device, &map_len);
+	map = vt_map_region(v.device, 0, &map_len);
 	vt_check(map != NULL, "BAR0 mmap");
 	if (map)
 		vt_check_eq(map[k->probe_reg / 4], reg_before, "reg %#x through the mapping",

@@ -97,24 +97,6 @@ static bool stays_attr(const char *bdf, const char *attr, const char *want, int 
 	return false;
 }
 
-static volatile uint32_t *map_bar0(int dev, size_t *len)
-{
-	struct vfio_region_info *ri = vt_region_info(dev, 0);
-	void *p = MAP_FAILED;
-
-	if (ri && (ri->flags & VFIO_REGION_INFO_FLAG_MMAP)) {
-		*len = ri->size;
-		p = mmap(NULL, ri->size, PROT_READ | PROT_WRITE, MAP_SHARED, dev,
-			 (off_t)ri->offset);
-	}
-	free(ri);
-	if (p == MAP_FAILED) {
-		vt_diag("mmap BAR0: %s", vt_errname(errno));
-		return NULL;
-	}
-	return p;
-}
-
 struct feature {
 	struct vfio_device_feature hdr;
 	int32_t data[4];
@@ -177,7 +159,7 @@ static bool dut_open(struct dut *t)
 		return false;
 	vt_config_read16(t->v.device, PCI_COMMAND, &cmd);
 	vt_config_write16(t->v.device, PCI_COMMAND, cmd | PCI_COMMAND_MEMORY);
-	t->map = map_bar0(t->v.device, &t->map_len);
+	t->map = vt_map_region(t->v.device, 0, &t->map_len);
 	vt_check(t->map != NULL, "BAR0 mapping");
 	vt_check_ret(vt_region_read32(t->v.device, 0, t->reg, &t->value), "pread BAR0 %#x", t->reg);
 	return true;

@@ -152,20 +152,6 @@ static bool check_unbind_done(pid_t pid, const char *bdf, const char *after)
 	return vt_check(!vt_is_bound(bdf), "%s still bound after the unbind", bdf);
 }
 
-static volatile uint32_t *map_bar0(int dev, size_t *len)
-{
-	struct vfio_region_info *ri = vt_region_info(dev, 0);
-	void *p = MAP_FAILED;
-
-	if (ri && (ri->flags & VFIO_REGION_INFO_FLAG_MMAP)) {
-		*len = ri->size;
-		p = mmap(NULL, ri->size, PROT_READ | PROT_WRITE, MAP_SHARED, dev,
-			 (off_t)ri->offset);
-	}
-	free(ri);
-	return p == MAP_FAILED ? NULL : p;
-}
-
 /* ------------------------------------------------------------------------ */
 
 static void test_unbind_req(const struct vt_dev *d)
@@ -251,7 +237,7 @@ static void test_unbind_mmap(const struct vt_dev *d)
 		return;
 	}
 	vt_check_ok(set_req(v.device, efd), "register REQ eventfd");
-	map = map_bar0(v.device, &len);
+	map = vt_map_region(v.device, 0, &len);
 	if (vt_check(map != NULL, "mmap BAR0: %s", vt_errname(errno))) {
 		/*
 		 * The unbind child must not inherit the mapping (and so the
