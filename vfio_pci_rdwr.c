@@ -273,27 +273,45 @@ static ssize_t vfio_pci_bounce_rw(struct vfio_pci_ng_device *vpdev,
 	return done;
 }
 
+/*
+ * Memory BARs (and the ROM) are accessed only with the memory lock held for
+ * reading, while decode is on and the device in D0; I/O BARs need neither.
+ */
+static int vfio_pci_window_lock(struct vfio_pci_ng_device *vpdev,
+				const struct vfio_pci_rw_window *win)
+{
+	if (!win->is_mem)
+		return 0;
+	down_read(&vpdev->memory_lock);
+	if (!vfio_pci_memory_enabled(vpdev)) {
+		up_read(&vpdev->memory_lock);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void vfio_pci_window_unlock(struct vfio_pci_ng_device *vpdev,
+				   const struct vfio_pci_rw_window *win)
+{
+	if (win->is_mem)
+		up_read(&vpdev->memory_lock);
+}
+
 /* A chunk of a BAR or the ROM: memory ones only while decode is on, in D0. */
 static int vfio_pci_bar_access(struct vfio_pci_ng_device *vpdev,
 			       const struct vfio_pci_rw_window *win, u8 *kbuf,
 			       loff_t pos, size_t len, bool iswrite)
 {
-	int ret = 0;
+	int ret = vfio_pci_window_lock(vpdev, win);
 
-	if (win->is_mem) {
-		down_read(&vpdev->memory_lock);
-		if (!vfio_pci_memory_enabled(vpdev)) {
-			up_read(&vpdev->memory_lock);
-			return -EIO;
-		}
-	}
+	if (ret)
+		return ret;
 	if (win->bar == PCI_ROM_RESOURCE)
 		ret = vfio_pci_rom_read(vpdev, kbuf, pos, len);
 	else
 		vfio_pci_do_io(vpdev, win->bar, win->io, kbuf, pos, len,
 			       iswrite, win->is_mem);
-	if (win->is_mem)
-		up_read(&vpdev->memory_lock);
+	vfio_pci_window_unlock(vpdev, win);
 	return ret;
 }
 
@@ -319,22 +337,18 @@ static ssize_t vfio_pci_bar_rw_small(struct vfio_pci_ng_device *vpdev,
 {
 	void __iomem *addr = win->io + pos;
 	u8 kbuf[8];
+	int ret;
 
 	if (iswrite && vfio_pci_copy_from_user_small(kbuf, sizeof(kbuf), buf, count))
 		return -EFAULT;
-	if (win->is_mem) {
-		down_read(&vpdev->memory_lock);
-		if (!vfio_pci_memory_enabled(vpdev)) {
-			up_read(&vpdev->memory_lock);
-			return -EIO;
-		}
-	}
+	ret = vfio_pci_window_lock(vpdev, win);
+	if (ret)
+		return ret;
 	if (iswrite)
 		vfio_pci_iowrite(kbuf, addr, count);
 	else
 		vfio_pci_ioread(kbuf, addr, count);
-	if (win->is_mem)
-		up_read(&vpdev->memory_lock);
+	vfio_pci_window_unlock(vpdev, win);
 	if (!iswrite && vfio_pci_copy_to_user_small(buf, kbuf, sizeof(kbuf), count))
 		return -EFAULT;
 	return count;
