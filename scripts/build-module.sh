@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# Build vfio-pci.ko for one kernel in its own output directory.
+# Build vfio-pci.ko for one kernel in its own output directory, and the
+# selftests' test-only vt_inject.ko (OUTDIR/kmod, copied to OUTDIR).
 #
 #   build-module.sh KDIR OUTDIR [sparse]
 #
@@ -35,14 +36,31 @@ fi
 args=(W=1)
 [ "$check" = sparse ] && args+=(C=2)
 
-log="$out/build.log"
-if ! make -C "$kdir" M="$out" "${args[@]}" modules > "$log" 2>&1; then
-	cat "$log" >&2
-	echo "build-module: build failed for $kdir" >&2
-	exit 1
-fi
-if grep -E 'warning:|error:|: sparse:' "$log" | grep -v '^make' >&2; then
-	echo "build-module: warnings for $kdir (see $log)" >&2
-	exit 1
-fi
+# make modules in DIR (M=DIR); any compiler or sparse warning fails.
+kbuild() {
+	local dir=$1 log=$1/build.log
+	if ! make -C "$kdir" M="$dir" "${args[@]}" modules > "$log" 2>&1; then
+		cat "$log" >&2
+		echo "build-module: build failed for $kdir ($dir)" >&2
+		exit 1
+	fi
+	if grep -E 'warning:|error:|: sparse:' "$log" | grep -v '^make' >&2; then
+		echo "build-module: warnings for $kdir (see $log)" >&2
+		exit 1
+	fi
+}
+
+kbuild "$out"
 echo "build-module: $out/vfio-pci.ko ($(basename "$kdir"))"
+
+# The selftests' test-only modules (selftests/kmod: fault injection), with
+# the same checks, in their own directory; the .ko lands next to ours.
+kmod="$out/kmod"
+mkdir -p "$kmod"
+for f in "$top"/selftests/kmod/Kbuild "$top"/selftests/kmod/*.c; do
+	ln -sfn "$f" "$kmod/$(basename "$f")"
+done
+find "$kmod" -maxdepth 1 -xtype l -delete
+kbuild "$kmod"
+cp "$kmod/vt_inject.ko" "$out/vt_inject.ko"
+echo "build-module: $out/vt_inject.ko ($(basename "$kdir"), test only)"

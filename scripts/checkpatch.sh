@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# checkpatch.pl --strict over the driver sources, with the checkpatch of
-# Debian's linux-source-6.12 (extracted once into the cache).
+# checkpatch.pl --strict over the driver sources and the selftests' kernel
+# modules (selftests/kmod), with the checkpatch of Debian's linux-source-6.12
+# (extracted once into the cache).
 
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,4 +22,5 @@ cd "$top"
 #   LINUX_VERSION_CODE: never used, so no ignore needed for it.
 ignore=FILE_PATH_CHANGES
 "$dir/scripts/checkpatch.pl" --strict --no-tree --terse --show-types \
-	--ignore "$ignore" -f Kbuild vfio_pci_*.c vfio_pci_*.h
+	--ignore "$ignore" -f Kbuild vfio_pci_*.c vfio_pci_*.h \
+	selftests/kmod/Kbuild selftests/kmod/*.c

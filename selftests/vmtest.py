@@ -3,7 +3,8 @@
 """Boot one kernel of the test matrix under QEMU TCG and run the selftests in it.
 
     vmtest.py --kernel {6.1|6.12|debug} --mode {ng|baseline} [--topology NAME]
-              [--module KO] [--tests DIR] [--only t_a,t_b] [--cmd 'shell command']
+              [--module KO] [--inject-module KO] [--tests DIR] [--only t_a,t_b]
+              [--cmd 'shell command']
               [--timeout S] [--module-params 'p=v ...'] [--label NAME]
               [--logdir DIR] [--keep] [--verbose]
 
@@ -27,8 +28,11 @@ Guest environment of each test program (cwd /tmp, stdout and stderr on
 ttyS1, busybox applets in PATH; proc, sysfs, devtmpfs, debugfs and a tmpfs
 /tmp mounted): VFIO_TEST_MODE (ng|baseline), VFIO_TEST_KERNEL,
 VFIO_TEST_TOPOLOGY, VFIO_TEST_DRIVER_KO (the vfio-pci.ko to insmod again after
-an rmmod) and VFIO_TEST_HOSTCMD. Devices have qdev ids (--help lists them);
-tests find them by vendor:device.
+an rmmod), VFIO_TEST_INJECT_KO (the test-only fault-injection module
+vt_inject.ko, selftests/kmod, in both modes; empty when not shipped) and
+VFIO_TEST_HOSTCMD. Devices have qdev ids (--help lists them); tests find them
+by vendor:device. No guest step loads vt_inject.ko: only a test does, and
+/init fails the run if one leaves it loaded.
 
 Host cue: a guest program that prints "@@HOST <HMP command>" on its stdout
 (ttyS1) gets the command's output, flattened to one line, or "OK", on
@@ -73,6 +77,9 @@ QEMU = 'qemu-system-x86_64'
 
 MODES = ('ng', 'baseline')
 NG_MODULE_GUEST_PATH = '/ng/vfio-pci.ko'
+# The test-only fault-injection module (selftests/kmod), which tests load.
+INJECT_MODULE = 'vt_inject.ko'
+INJECT_MODULE_GUEST_PATH = '/ng/vt_inject.ko'
 # Loaded in both modes where the kernel has them as modules, with what they
 # depend on. Dependencies come from each module's own "depends=" (what depmod
 # turns into modules.dep; the Debian image trees come without modules.dep).
@@ -922,6 +929,26 @@ def _guest_modules(tree, mode, module):
     return load, [tree.guest_path(m) for m in load] + [NG_MODULE_GUEST_PATH], NG_MODULE_GUEST_PATH
 
 
+def _inject_module(tree, module):
+    """The vt_inject.ko to ship, or None: `module`, which must be built for
+    the kernel, or else build/<kernel>/vt_inject.ko if it is."""
+    explicit = module is not None
+    if not explicit:
+        module = os.path.join(REPO, 'build', tree.kernel.name, INJECT_MODULE)
+        if not os.path.isfile(module):
+            return None
+    elif not os.path.isfile(module):
+        raise SetupError(f'{module} does not exist (build the module first)')
+    with open(module, 'rb') as f:
+        built_for = (modinfo(f.read()).get('vermagic') or [''])[0].split(' ')[0]
+    if built_for != tree.kernel.release:
+        if not explicit:
+            return None  # a stale build: the tests that need it skip
+        raise SetupError(f'{module} is built for {built_for or "?"}, '
+                         f'kernel {tree.kernel.name} is {tree.kernel.release}')
+    return module
+
+
 def _test_files(tests, cmd, only=None):
     """(all regular files of `tests`, the t_* programs among them to run),
     sorted. `only`: the names of the programs to run (default: all); a name
@@ -967,7 +994,7 @@ def _qemu_argv(kernel, initrd, machine, topology, logdir):
 
 def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout=None,
         logdir=None, keep=False, verbose=False, echo=print, test_timeout=None,
-        qemu_args=(), module_params=None, only=None, label=None):
+        qemu_args=(), module_params=None, only=None, label=None, inject_module=None):
     """Boot `kernel` with `topology`, run the tests (or `cmd`) in `mode`.
 
     `only`: names of the t_* programs to run (default: every one of `tests`).
@@ -975,6 +1002,9 @@ def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout
 
     `module_params` ("enable_sriov=1 ...") go to the insmod of vfio-pci.ko,
     ours or the in-tree one.
+
+    `inject_module`: the test-only vt_inject.ko to ship (default:
+    build/<kernel>/vt_inject.ko when it is built for the kernel).
 
     `qemu_args` go at the end of QEMU's command line (e.g. the benchmark's
     "-icount shift=0,sleep=off").
@@ -989,6 +1019,7 @@ def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout
     kern = Kernel.lookup(kernel)
     tree = ModuleTree(kern)
     load, insmods, driver_ko = _guest_modules(tree, mode, module)
+    inject_ko = _inject_module(tree, inject_module)
     tests = os.path.abspath(tests or DEFAULT_TESTS)
     files, programs = _test_files(tests, cmd, only)
     if cmd is None and not programs and echo:
@@ -1009,6 +1040,8 @@ def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout
         extra.add_file(f'tests/{name}', os.path.join(tests, name))
     if mode == 'ng':
         extra.add_file(NG_MODULE_GUEST_PATH, module)
+    if inject_ko:
+        extra.add_file(INJECT_MODULE_GUEST_PATH, inject_ko)
     in_base = tree.load_order(tree.vfio_core() + ['vfio_pci'])
     for name in load:
         if name not in in_base:
@@ -1022,6 +1055,7 @@ def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout
         'VFIO_TEST_MODE': mode,
         'VFIO_TEST_KERNEL': kernel,
         'VFIO_TEST_DRIVER_KO': driver_ko,
+        'VFIO_TEST_INJECT_KO': INJECT_MODULE_GUEST_PATH if inject_ko else '',
         'VFIO_TEST_TOPOLOGY': topology,
         'VFIO_TEST_HOSTCMD': '/dev/ttyS2',
     }))
@@ -1098,6 +1132,9 @@ def _parse_args(argv):
                         help='ng: our module (--module); baseline: the in-tree vfio_pci')
     parser.add_argument('--topology', default='all', choices=TOPOLOGIES, help='devices (default: all)')
     parser.add_argument('--module', help='our vfio-pci.ko, built for --kernel (mode ng)')
+    parser.add_argument('--inject-module', metavar='KO',
+                        help='the test-only vt_inject.ko for the tests that load it, built '
+                        'for --kernel (default: build/KERNEL/vt_inject.ko if built for it)')
     parser.add_argument('--module-params', help='parameters for the insmod of vfio-pci.ko '
                         '(both modes), e.g. "enable_sriov=1"')
     parser.add_argument('--tests', help='directory of t_* programs and other files '
@@ -1132,7 +1169,8 @@ def main(argv=None):
         result = run(kernel=args.kernel, mode=args.mode, topology=args.topology, module=args.module,
                      tests=args.tests, cmd=args.cmd, timeout=args.timeout, logdir=args.logdir,
                      keep=args.keep, verbose=args.verbose, echo=echo, test_timeout=args.test_timeout,
-                     module_params=args.module_params, only=args.only, label=args.label)
+                     module_params=args.module_params, only=args.only, label=args.label,
+                     inject_module=args.inject_module)
     except SetupError as e:
         print(f'vmtest: {e}', file=sys.stderr)
         return 2
