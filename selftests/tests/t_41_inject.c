@@ -26,7 +26,8 @@
  * A ROM resource with start 0 and a non-zero length (e1000e, which has a
  * 256 KiB ROM), the state of a ROM that neither the firmware nor the kernel
  * could place (vt_inject rom_zero_start=1; it also makes every attempt of
- * the PCI core to place it fail, and needs the device bound and not open):
+ * the PCI core to place it fail, and needs the device bound and not open:
+ * it refuses with EBUSY while the device is open):
  * - GET_REGION_INFO of the ROM reports size 0 and no flags: the in-tree
  *   driver tries pci_map_rom(), which fails, and then reports size 0 (it
  *   logs one "can't assign" line of the PCI core for it, not counted);
@@ -327,9 +328,17 @@ static void run_rom(const struct vt_dev *d)
 		return;
 	}
 
-	/* The device is bound and not open here. */
 	vt_begin("%s %s: vt_inject rom_zero_start=1: ROM resource start 0, length 0x%llx",
 		 d->name, d->bdf, (unsigned long long)size);
+	/* vt_inject refuses to change the ROM of an open device ... */
+	if (vt_check_ok(vt_vfio_open(&v, d->bdf), "open")) {
+		ret = inject_load("bdf=%s rom_zero_start=1", d->bdf);
+		vt_check_err(ret, EBUSY, "insmod %s rom_zero_start=1 while open", INJECT_MODULE);
+		if (!ret)
+			inject_unload();
+		vt_vfio_close(&v);
+	}
+	/* ... and changes it once the device is closed (bound, not enabled). */
 	loaded = vt_check_ok(inject_load("bdf=%s rom_zero_start=1", d->bdf), "insmod %s",
 			     INJECT_MODULE);
 	if (loaded && vt_check_ok(vt_resources(d->bdf, now), "sysfs resource")) {
