@@ -226,6 +226,22 @@ static int vfio_pci_hw_write(struct pci_dev *pdev, unsigned int pos,
 }
 
 /*
+ * The hardware bits of a piece that covers the command register (at 4 or
+ * 5, naturally aligned): one read-modify-write under irqlock, so that it
+ * cannot interleave with INTx masking.  The status register beside it has
+ * no hardware-writable bit.
+ */
+static int vfio_pci_command_hw_write(struct vfio_pci_ng_device *vpdev,
+				     unsigned int pos, __le32 mask, __le32 val)
+{
+	unsigned int shift = (pos - PCI_COMMAND) * 8;
+	u16 bits = (u16)(le32_to_cpu(mask) << shift);
+	u16 set = (u16)(le32_to_cpu(val) << shift) & bits;
+
+	return vfio_pci_command_update(vpdev, bits, set, NULL);
+}
+
+/*
  * The default behaviour of a table: virtual bits from the copy, the rest
  * from the hardware (which is not touched when every bit is virtual).
  */
@@ -271,6 +287,9 @@ static int vfio_pci_cfg_write_default(struct vfio_pci_ng_device *vpdev,
 		memcpy(&vc->cfg[pos], &v, len);
 	}
 	if (wr & ~virt) {
+		if (pos < PCI_COMMAND + 2 && pos + len > PCI_COMMAND)
+			return vfio_pci_command_hw_write(vpdev, pos, wr & ~virt,
+							 val);
 		ret = vfio_pci_hw_read(vpdev->pdev, pos, len, &hw);
 		if (ret)
 			return ret;
@@ -389,7 +408,6 @@ static void vfio_pci_bars_restore(struct vfio_pci_ng_device *vpdev)
 {
 	struct vfio_pci_vconfig *vc = vpdev->vconfig;
 	struct pci_dev *pdev = vpdev->pdev;
-	u16 cmd;
 	int bar;
 
 	if (pdev->is_virtfn)
@@ -402,10 +420,9 @@ static void vfio_pci_bars_restore(struct vfio_pci_ng_device *vpdev)
 	pci_user_write_config_dword(pdev, PCI_ROM_ADDRESS,
 				    vc->rbar[VFIO_PCI_NUM_BARS]);
 
-	if (vpdev->nointx &&
-	    !pci_user_read_config_word(pdev, PCI_COMMAND, &cmd))
-		pci_user_write_config_word(pdev, PCI_COMMAND,
-					   cmd | PCI_COMMAND_INTX_DISABLE);
+	if (vpdev->nointx)
+		vfio_pci_command_update(vpdev, 0, PCI_COMMAND_INTX_DISABLE,
+					NULL);
 }
 
 /* Apply the virtual INTx-disable bit: mask or unmask INTx on a change. */
@@ -414,13 +431,8 @@ static void vfio_pci_sync_intx_disable(struct vfio_pci_ng_device *vpdev)
 	bool disable = vc_get16(vpdev->vconfig, PCI_COMMAND) &
 		       PCI_COMMAND_INTX_DISABLE;
 
-	if (disable == READ_ONCE(vpdev->virq_disabled))
-		return;
-	WRITE_ONCE(vpdev->virq_disabled, disable);
-	if (disable)
-		vfio_pci_intx_mask(vpdev);
-	else
-		vfio_pci_intx_unmask(vpdev);
+	if (disable != READ_ONCE(vpdev->virq_disabled))
+		vfio_pci_intx_virt_disable(vpdev, disable);
 }
 
 /*

@@ -167,6 +167,66 @@ static int vfio_pci_assign_devset(struct vfio_pci_ng_device *vpdev)
 }
 
 /**
+ * __vfio_pci_command_update() - vfio_pci_command_update() with @irqlock held
+ * @vpdev: the device
+ * @clear: bits to clear
+ * @set: bits to set, after @clear
+ * @old: where to store the value before the update, or NULL
+ *
+ * Return: 0 or a negative errno.
+ */
+int __vfio_pci_command_update(struct vfio_pci_ng_device *vpdev, u16 clear,
+			      u16 set, u16 *old)
+{
+	struct pci_dev *pdev = vpdev->pdev;
+	u16 cmd, new;
+	int ret;
+
+	lockdep_assert_held(&vpdev->irqlock);
+	ret = pci_read_config_word(pdev, PCI_COMMAND, &cmd);
+	if (ret)
+		return pcibios_err_to_errno(ret);
+	if (old)
+		*old = cmd;
+	new = (cmd & ~clear) | set;
+	if (new == cmd)
+		return 0;
+	return pcibios_err_to_errno(pci_write_config_word(pdev, PCI_COMMAND,
+							  new));
+}
+
+/**
+ * vfio_pci_command_update() - read-modify-write of the hardware command
+ *	register
+ * @vpdev: the device
+ * @clear: bits to clear
+ * @set: bits to set, after @clear
+ * @old: where to store the value before the update, or NULL
+ *
+ * The bits of PCI_COMMAND have different owners: decode (under the memory
+ * lock), INTx-disable (INTx masking, also from the hard-IRQ handler) and
+ * the rest (config writes).  Every read-modify-write of the register in
+ * the hardware while the device is open runs under @irqlock, here or in
+ * the INTx code, so that an update of one bit never writes back a stale
+ * copy of another.  The PCI core's own updates (pci_intx_for_msi(), state
+ * save and restore, resets) run under the write side of the memory lock,
+ * with no INTx handler installed or with the device quiesced.
+ *
+ * Return: 0 or a negative errno.
+ */
+int vfio_pci_command_update(struct vfio_pci_ng_device *vpdev, u16 clear,
+			    u16 set, u16 *old)
+{
+	unsigned long flags;
+	int ret;
+
+	spin_lock_irqsave(&vpdev->irqlock, flags);
+	ret = __vfio_pci_command_update(vpdev, clear, set, old);
+	spin_unlock_irqrestore(&vpdev->irqlock, flags);
+	return ret;
+}
+
+/**
  * vfio_pci_memory_lock_and_enable() - take the memory lock for a kernel
  *	access that needs memory decode, turning decode on if it is off
  * @vpdev: the device
@@ -176,13 +236,12 @@ static int vfio_pci_assign_devset(struct vfio_pci_ng_device *vpdev)
  */
 u16 vfio_pci_memory_lock_and_enable(struct vfio_pci_ng_device *vpdev)
 {
-	u16 cmd;
+	u16 cmd = PCI_COMMAND_MEMORY;
 
 	down_write(&vpdev->memory_lock);
-	pci_read_config_word(vpdev->pdev, PCI_COMMAND, &cmd);
-	if (!(cmd & PCI_COMMAND_MEMORY))
-		pci_write_config_word(vpdev->pdev, PCI_COMMAND,
-				      cmd | PCI_COMMAND_MEMORY);
+	/* On a failed read, leave decode as it is and restore nothing. */
+	if (vfio_pci_command_update(vpdev, 0, PCI_COMMAND_MEMORY, &cmd))
+		cmd = PCI_COMMAND_MEMORY;
 	return cmd;
 }
 
@@ -190,11 +249,15 @@ u16 vfio_pci_memory_lock_and_enable(struct vfio_pci_ng_device *vpdev)
  * vfio_pci_memory_unlock_and_restore() - undo vfio_pci_memory_lock_and_enable()
  * @vpdev: the device
  * @cmd: the value returned by vfio_pci_memory_lock_and_enable()
+ *
+ * Puts back memory decode only: the other bits may have changed in between
+ * (the PCI core sets INTx-disable when it enables MSI) and stay as they are.
  */
 void vfio_pci_memory_unlock_and_restore(struct vfio_pci_ng_device *vpdev,
 					u16 cmd)
 {
-	pci_write_config_word(vpdev->pdev, PCI_COMMAND, cmd);
+	if (!(cmd & PCI_COMMAND_MEMORY))
+		vfio_pci_command_update(vpdev, PCI_COMMAND_MEMORY, 0, NULL);
 	up_write(&vpdev->memory_lock);
 }
 
@@ -498,10 +561,12 @@ static int __vfio_pci_set_power_state(struct vfio_pci_ng_device *vpdev,
 	if (vpdev->sriov_active && state != PCI_D0)
 		return -EBUSY;
 
-	if (pdev->pm_cap) {
-		pci_read_config_word(pdev, pdev->pm_cap + PCI_PM_CTRL, &pmcsr);
-		soft_reset = !(pmcsr & PCI_PM_CTRL_NO_SOFT_RESET);
-	}
+	/* An unreadable PMCSR: assume the state is lost in D3hot. */
+	if (pdev->pm_cap)
+		soft_reset = pci_read_config_word(pdev,
+						  pdev->pm_cap + PCI_PM_CTRL,
+						  &pmcsr) ||
+			     !(pmcsr & PCI_PM_CTRL_NO_SOFT_RESET);
 	down = (__force int)state >= (__force int)PCI_D3hot &&
 	       (__force int)pdev->current_state < (__force int)PCI_D3hot;
 	up = state == PCI_D0 &&
@@ -625,13 +690,17 @@ static int vfio_pci_runtime_suspend(struct device *dev)
 	/*
 	 * Let the PCI core take the device down from D0, so that a device
 	 * the user put in D3hot through its PM capability is saved and
-	 * restored like any other.
+	 * restored like any other.  A failure is the PCI core's to log; its
+	 * suspend then starts from the state the device is in.
 	 */
 	down_write(&vpdev->memory_lock);
 	__vfio_pci_set_power_state(vpdev, PCI_D0);
 	up_write(&vpdev->memory_lock);
 
-	/* No INTx from a sleeping device: mask it, unless the user did. */
+	/*
+	 * No INTx from a sleeping device: mask INTx in use, unless the user
+	 * did.  Without INTx in use, DisINTx stays as the user left it.
+	 */
 	vpdev->pm_intx_masked = vfio_pci_intx_mask(vpdev);
 	return 0;
 }
@@ -1343,6 +1412,12 @@ static int vfio_pci_enable(struct vfio_pci_ng_device *vpdev)
 		goto err_pm;
 
 	/*
+	 * No DMA before the new owner enables it: a previous owner may have
+	 * left bus master on, and the state saved below must not have it.
+	 */
+	pci_clear_master(pdev);
+
+	/*
 	 * Start from a clean device.  -EAGAIN means somebody holds the device
 	 * lock (an unbind in progress): refuse the open rather than hand out a
 	 * device in an unknown state.
@@ -1356,11 +1431,19 @@ static int vfio_pci_enable(struct vfio_pci_ng_device *vpdev)
 	 * Mask INTx with DisINTx only where the device really supports it.  A
 	 * device whose INTx is known broken keeps DisINTx set: INTx is hidden.
 	 */
-	if (vpdev->broken_intx)
-		pci_intx(pdev, 0);
 	vpdev->pci_2_3 = !nointxmask && !vpdev->broken_intx &&
 			 pci_intx_mask_supported(pdev);
 	vpdev->virq_disabled = false;
+	ret = 0;
+	if (vpdev->broken_intx)
+		ret = vfio_pci_command_update(vpdev, 0,
+					      PCI_COMMAND_INTX_DISABLE, NULL);
+	else if (vpdev->pci_2_3)
+		/* A previous owner's INTx-disable: the new one starts clean. */
+		ret = vfio_pci_command_update(vpdev, PCI_COMMAND_INTX_DISABLE,
+					      0, NULL);
+	if (ret)
+		goto err_disable;
 
 	pci_save_state(pdev);
 	vpdev->saved_state = pci_store_saved_state(pdev);

@@ -33,6 +33,7 @@
  * @unmask: INTx only: virqfd whose eventfd unmasks the line.
  * @producer: irqbypass producer (MSI/MSI-X), so KVM can post interrupts.
  * @name: name of the host IRQ (/proc/interrupts).
+ * @irq: MSI/MSI-X: the host IRQ requested for @trigger, looked up once.
  * @masked: INTx only: masked by us (automask) or by userspace; under irqlock.
  * @allocated: MSI-X only: the vector exists in the PCI core.
  * @set_unlazy: INTx on an exclusive line: we set IRQ_DISABLE_UNLAZY on it.
@@ -42,6 +43,7 @@ struct vfio_pci_irq_ctx {
 	struct virqfd *unmask;
 	struct irq_bypass_producer producer;
 	char *name;
+	int irq;
 	bool masked;
 	bool allocated;
 	bool set_unlazy;
@@ -121,7 +123,9 @@ static bool __vfio_pci_intx_mask(struct vfio_pci_ng_device *vpdev)
 	spin_lock_irqsave(&vpdev->irqlock, flags);
 	if (!ctx->masked) {
 		if (vpdev->pci_2_3)
-			pci_intx(vpdev->pdev, 0);
+			__vfio_pci_command_update(vpdev, 0,
+						  PCI_COMMAND_INTX_DISABLE,
+						  NULL);
 		else
 			disable_irq_nosync(vpdev->pdev->irq);
 		ctx->masked = true;
@@ -168,11 +172,11 @@ static int vfio_pci_intx_unmask_handler(void *opaque, void *unused)
 }
 
 /**
- * vfio_pci_intx_mask() - mask INTx on behalf of userspace (INTx-disable in
- *	the virtual command register) or of runtime suspend
+ * vfio_pci_intx_mask() - mask INTx in use, for runtime suspend
  * @vpdev: the device
  *
- * Return: true if INTx is in use and this call masked it.
+ * Return: true if INTx is in use and this call masked it; the caller then
+ * unmasks it with vfio_pci_intx_unmask().
  */
 bool vfio_pci_intx_mask(struct vfio_pci_ng_device *vpdev)
 {
@@ -181,25 +185,48 @@ bool vfio_pci_intx_mask(struct vfio_pci_ng_device *vpdev)
 	mutex_lock(&vpdev->igate);
 	if (vfio_pci_irq_is(vpdev, VFIO_PCI_INTX_IRQ_INDEX))
 		masked = __vfio_pci_intx_mask(vpdev);
-	else if (vfio_pci_irq_none(vpdev) && vpdev->pci_2_3)
-		/* Nothing delivered: let the physical bit follow the virtual. */
-		pci_intx(vpdev->pdev, 0);
 	mutex_unlock(&vpdev->igate);
 	return masked;
 }
 
 /**
- * vfio_pci_intx_unmask() - undo vfio_pci_intx_mask()
+ * vfio_pci_intx_unmask() - undo vfio_pci_intx_mask(), re-signalling an
+ *	interrupt still pending
  * @vpdev: the device
  */
 void vfio_pci_intx_unmask(struct vfio_pci_ng_device *vpdev)
 {
 	mutex_lock(&vpdev->igate);
+	if (vfio_pci_irq_is(vpdev, VFIO_PCI_INTX_IRQ_INDEX) &&
+	    __vfio_pci_intx_unmask(vpdev) > 0)
+		vfio_pci_intx_signal(vpdev);
+	mutex_unlock(&vpdev->igate);
+}
+
+/**
+ * vfio_pci_intx_virt_disable() - apply a change of the INTx-disable bit of
+ *	the virtual command register
+ * @vpdev: the device
+ * @disable: the new value of the bit
+ *
+ * With INTx in use, masks or unmasks it.  With no interrupt in use, the
+ * physical bit follows the virtual one where the device masks itself
+ * (PCI 2.3); under MSI/MSI-X the PCI core owns it.
+ */
+void vfio_pci_intx_virt_disable(struct vfio_pci_ng_device *vpdev, bool disable)
+{
+	mutex_lock(&vpdev->igate);
+	WRITE_ONCE(vpdev->virq_disabled, disable);
 	if (vfio_pci_irq_is(vpdev, VFIO_PCI_INTX_IRQ_INDEX)) {
-		if (__vfio_pci_intx_unmask(vpdev) > 0)
+		if (disable)
+			__vfio_pci_intx_mask(vpdev);
+		else if (__vfio_pci_intx_unmask(vpdev) > 0)
 			vfio_pci_intx_signal(vpdev);
 	} else if (vfio_pci_irq_none(vpdev) && vpdev->pci_2_3) {
-		pci_intx(vpdev->pdev, 1);
+		vfio_pci_command_update(vpdev,
+					disable ? 0 : PCI_COMMAND_INTX_DISABLE,
+					disable ? PCI_COMMAND_INTX_DISABLE : 0,
+					NULL);
 	}
 	mutex_unlock(&vpdev->igate);
 }
@@ -252,7 +279,10 @@ static int vfio_pci_intx_enable(struct vfio_pci_ng_device *vpdev,
 	 */
 	ctx->masked = vpdev->virq_disabled;
 	if (vpdev->pci_2_3) {
-		pci_intx(pdev, !ctx->masked);
+		vfio_pci_command_update(vpdev,
+					ctx->masked ? 0 : PCI_COMMAND_INTX_DISABLE,
+					ctx->masked ? PCI_COMMAND_INTX_DISABLE : 0,
+					NULL);
 		irqflags = IRQF_SHARED;
 	} else {
 		/* Enabled below, once set up, unless it starts masked. */
@@ -431,8 +461,21 @@ static irqreturn_t vfio_pci_msi_handler(int irq, void *arg)
 	return IRQ_HANDLED;
 }
 
+/*
+ * Enable MSI or MSI-X with @nvec vectors.  @max is the vector count of the
+ * index that SET_IRQS validated the user's range against (nvec <= max): the
+ * one count everything is sized from.  The capability is never read again
+ * here; the field may change between two reads (a VF whose PF changes its
+ * vector count, firmware being flashed), and a second read must not size
+ * an array that the first one bounded.
+ *
+ * Return: 0, the number of vectors available when fewer than @nvec are
+ * (nothing enabled), or a negative errno (nothing enabled): the PCI core
+ * refuses a function that is not in D0, which userspace can arrange
+ * through the PM capability at any time.
+ */
 static int vfio_pci_msi_enable(struct vfio_pci_ng_device *vpdev,
-			       unsigned int nvec, bool msix)
+			       unsigned int nvec, unsigned int max, bool msix)
 {
 	struct pci_dev *pdev = vpdev->pdev;
 	unsigned int flag = msix ? PCI_IRQ_MSIX : PCI_IRQ_MSI;
@@ -440,9 +483,12 @@ static int vfio_pci_msi_enable(struct vfio_pci_ng_device *vpdev,
 	u16 cmd;
 	int ret;
 
+	if (!nvec || nvec > max)
+		return -EINVAL;
+
 	/* With dynamic MSI-X, any vector of the table can be added later. */
 	if (msix && vfio_pci_compat_msix_can_alloc_dyn(pdev))
-		nctx = vfio_pci_irq_count(vpdev, VFIO_PCI_MSIX_IRQ_INDEX);
+		nctx = max;
 
 	ret = vfio_pci_alloc_ctx(vpdev, nctx);
 	if (ret)
@@ -451,7 +497,7 @@ static int vfio_pci_msi_enable(struct vfio_pci_ng_device *vpdev,
 	/* The PCI core programs the MSI-X table: decode must be on. */
 	cmd = vfio_pci_memory_lock_and_enable(vpdev);
 	ret = pci_alloc_irq_vectors(pdev, 1, nvec, flag);
-	if (ret < nvec) {
+	if (ret < 0 || (unsigned int)ret < nvec) {
 		if (ret > 0)
 			pci_free_irq_vectors(pdev);
 		vfio_pci_memory_unlock_and_restore(vpdev, cmd);
@@ -493,13 +539,12 @@ static void vfio_pci_msi_vector_release(struct vfio_pci_ng_device *vpdev,
 					unsigned int vector)
 {
 	struct vfio_pci_irq_ctx *ctx = &vpdev->ctx[vector];
-	int irq = pci_irq_vector(vpdev->pdev, vector);
 	u16 cmd;
 
 	irq_bypass_unregister_producer(&ctx->producer);
 	/* free_irq() masks the vector in the MSI-X table: decode must be on. */
 	cmd = vfio_pci_memory_lock_and_enable(vpdev);
-	free_irq(irq, ctx->trigger);
+	free_irq(ctx->irq, ctx->trigger);
 	vfio_pci_memory_unlock_and_restore(vpdev, cmd);
 	eventfd_ctx_put(ctx->trigger);
 	ctx->trigger = NULL;
@@ -556,6 +601,7 @@ static int vfio_pci_msi_vector_set(struct vfio_pci_ng_device *vpdev,
 		goto err_name;
 	vfio_pci_memory_unlock_and_restore(vpdev, cmd);
 
+	ctx->irq = irq;
 	ctx->trigger = trigger;
 	ctx->producer.token = trigger;
 	ctx->producer.irq = irq;
@@ -647,7 +693,8 @@ static void vfio_pci_msi_disable(struct vfio_pci_ng_device *vpdev, bool msix)
 	 * under our mask when it is not ours to hand out.
 	 */
 	if (vpdev->nointx)
-		pci_intx(pdev, 0);
+		vfio_pci_command_update(vpdev, 0, PCI_COMMAND_INTX_DISABLE,
+					NULL);
 
 	vfio_pci_free_ctx(vpdev);
 	vpdev->irq_type = VFIO_PCI_NUM_IRQS;
@@ -655,7 +702,8 @@ static void vfio_pci_msi_disable(struct vfio_pci_ng_device *vpdev, bool msix)
 
 static int vfio_pci_set_msi_trigger(struct vfio_pci_ng_device *vpdev,
 				    unsigned int index, unsigned int start,
-				    unsigned int count, u32 flags, void *data)
+				    unsigned int count, unsigned int max,
+				    u32 flags, void *data)
 {
 	bool msix = index == VFIO_PCI_MSIX_IRQ_INDEX;
 	unsigned int i;
@@ -681,7 +729,7 @@ static int vfio_pci_set_msi_trigger(struct vfio_pci_ng_device *vpdev,
 			return vfio_pci_msi_set_block(vpdev, start, count, fds,
 						      msix);
 
-		ret = vfio_pci_msi_enable(vpdev, start + count, msix);
+		ret = vfio_pci_msi_enable(vpdev, start + count, max, msix);
 		if (ret)
 			return ret;
 		ret = vfio_pci_msi_set_block(vpdev, start, count, fds, msix);
@@ -810,7 +858,7 @@ bool vfio_pci_signal_req(struct vfio_pci_ng_device *vpdev)
  */
 static int vfio_pci_set_irqs(struct vfio_pci_ng_device *vpdev, u32 flags,
 			     unsigned int index, unsigned int start,
-			     unsigned int count, void *data)
+			     unsigned int count, unsigned int max, void *data)
 {
 	u32 action = flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
 
@@ -832,7 +880,8 @@ static int vfio_pci_set_irqs(struct vfio_pci_ng_device *vpdev, u32 flags,
 	case VFIO_PCI_MSIX_IRQ_INDEX:
 		if (action == VFIO_IRQ_SET_ACTION_TRIGGER)
 			return vfio_pci_set_msi_trigger(vpdev, index, start,
-							count, flags, data);
+							count, max, flags,
+							data);
 		break;
 	case VFIO_PCI_ERR_IRQ_INDEX:
 		if (action == VFIO_IRQ_SET_ACTION_TRIGGER && vpdev->pcie)
@@ -870,6 +919,10 @@ long vfio_pci_ioctl_set_irqs(struct vfio_pci_ng_device *vpdev,
 	if (copy_from_user(&hdr, uarg, minsz))
 		return -EFAULT;
 
+	/*
+	 * The one read of the vector count: the range check below and the
+	 * vector array of an MSI/MSI-X enable are both sized from it.
+	 */
 	max = hdr.index < VFIO_PCI_NUM_IRQS ?
 	      vfio_pci_irq_count(vpdev, hdr.index) : 0;
 	ret = vfio_set_irqs_validate_and_prepare(&hdr, max, VFIO_PCI_NUM_IRQS,
@@ -885,7 +938,7 @@ long vfio_pci_ioctl_set_irqs(struct vfio_pci_ng_device *vpdev,
 
 	mutex_lock(&vpdev->igate);
 	ret = vfio_pci_set_irqs(vpdev, hdr.flags, hdr.index, hdr.start,
-				hdr.count, data);
+				hdr.count, max, data);
 	mutex_unlock(&vpdev->igate);
 	kfree(data);
 	return ret;
@@ -927,15 +980,17 @@ int vfio_pci_irq_count(struct vfio_pci_ng_device *vpdev, unsigned int index)
 	case VFIO_PCI_INTX_IRQ_INDEX:
 		return vpdev->nointx ? 0 : 1;
 	case VFIO_PCI_MSI_IRQ_INDEX:
-		if (!pdev->msi_cap)
+		/* A failed read (device gone) offers no vector. */
+		if (!pdev->msi_cap ||
+		    pci_read_config_word(pdev, pdev->msi_cap + PCI_MSI_FLAGS,
+					 &flags))
 			return 0;
-		pci_read_config_word(pdev, pdev->msi_cap + PCI_MSI_FLAGS, &flags);
 		return 1 << ((flags & PCI_MSI_FLAGS_QMASK) >> 1);
 	case VFIO_PCI_MSIX_IRQ_INDEX:
-		if (!pdev->msix_cap)
+		if (!pdev->msix_cap ||
+		    pci_read_config_word(pdev, pdev->msix_cap + PCI_MSIX_FLAGS,
+					 &flags))
 			return 0;
-		pci_read_config_word(pdev, pdev->msix_cap + PCI_MSIX_FLAGS,
-				     &flags);
 		return (flags & PCI_MSIX_FLAGS_QSIZE) + 1;
 	case VFIO_PCI_ERR_IRQ_INDEX:
 		return vpdev->pcie ? 1 : 0;

@@ -70,7 +70,10 @@ struct vfio_pci_vconfig;
  *	VFIO_PCI_NUM_IRQS for none; changed under @igate.
  * @ctx: per-vector interrupt state (vfio_pci_intrs.c), @num_ctx entries.
  * @num_ctx: entries in @ctx.
- * @irqlock: INTx mask state against the interrupt handler.
+ * @irqlock: INTx mask state against the interrupt handler; also every
+ *	read-modify-write of the hardware command register while the device
+ *	is open (vfio_pci_command_update()), so that INTx masking, decode
+ *	changes and config writes never undo each other's bits.
  * @err_trigger: eventfd signalled on AER errors (RCU, set under @igate).
  * @req_trigger: eventfd signalled to ask for the device back (RCU).
  * @pci_2_3: INTx is masked with DisINTx (PCI 2.3) and the line may be
@@ -198,6 +201,10 @@ static inline unsigned long vfio_pci_copy_to_user_small(void __user *to,
 }
 
 /* vfio_pci_core.c */
+int __vfio_pci_command_update(struct vfio_pci_ng_device *vpdev, u16 clear,
+			      u16 set, u16 *old);
+int vfio_pci_command_update(struct vfio_pci_ng_device *vpdev, u16 clear,
+			    u16 set, u16 *old);
 u16 vfio_pci_memory_lock_and_enable(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_memory_unlock_and_restore(struct vfio_pci_ng_device *vpdev,
 					u16 cmd);
@@ -218,6 +225,7 @@ void vfio_pci_signal_err(struct vfio_pci_ng_device *vpdev);
 bool vfio_pci_signal_req(struct vfio_pci_ng_device *vpdev);
 bool vfio_pci_intx_mask(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_intx_unmask(struct vfio_pci_ng_device *vpdev);
+void vfio_pci_intx_virt_disable(struct vfio_pci_ng_device *vpdev, bool disable);
 
 /* vfio_pci_rdwr.c */
 void __iomem *vfio_pci_bar_iomap(struct vfio_pci_ng_device *vpdev, int bar);

@@ -370,10 +370,18 @@ static ssize_t vfio_pci_bar_rw(struct vfio_pci_ng_device *vpdev,
 	resource_size_t end;
 	ssize_t ret;
 
-	end = pci_resource_len(vpdev->pdev, bar);
-	if (is_rom && !end &&
-	    (res->flags & IORESOURCE_ROM_SHADOW))
+	/*
+	 * A BAR the PCI core could not assign has no address: nothing to
+	 * access.  For the ROM, pci_map_rom() would try to assign it again on
+	 * every read, and log each failure.  A shadow ROM (copied to RAM by
+	 * the firmware) has no BAR at all.
+	 */
+	if (res->start)
+		end = pci_resource_len(vpdev->pdev, bar);
+	else if (is_rom && (res->flags & IORESOURCE_ROM_SHADOW))
 		end = 0x20000;
+	else
+		return -EINVAL;
 	if (!end || pos >= end || (is_rom && iswrite))
 		return -EINVAL;
 	count = min_t(size_t, count, end - pos);
