@@ -11,12 +11,16 @@
 
 #include <linux/eventfd.h>
 #include <linux/huge_mm.h>
+#include <linux/irqbypass.h>
 #include <linux/mm.h>
 #include <linux/pci.h>
-#include <linux/pfn_t.h>
 #include <linux/vfio.h>
 
 #include "vfio_pci_compat_probes.h"
+
+#ifndef VFIO_PCI_HAVE_VMF_INSERT_PFN_PLAIN
+#include <linux/pfn_t.h>
+#endif
 
 /*
  * Before 6.2 the driver's release op frees the device; later the core
@@ -115,21 +119,51 @@ struct vfio_device_info_cap_pci_atomic_comp {
 #define VFIO_PCI_HAVE_HUGE_PFNMAP 1
 #endif
 
+/* Since 6.17 the huge inserts take a plain pfn (pfn_t is gone). */
+#ifdef VFIO_PCI_HAVE_VMF_INSERT_PFN_PLAIN
+#define VFIO_PCI_COMPAT_PFN(pfn)	(pfn)
+#else
+#define VFIO_PCI_COMPAT_PFN(pfn)	__pfn_to_pfn_t(pfn, PFN_DEV)
+#endif
+
 static inline vm_fault_t vfio_pci_compat_insert_pfn_huge(struct vm_fault *vmf,
 							 unsigned long pfn,
 							 unsigned int order)
 {
 #ifdef CONFIG_ARCH_SUPPORTS_PMD_PFNMAP
 	if (order == PMD_SHIFT - PAGE_SHIFT)
-		return vmf_insert_pfn_pmd(vmf, __pfn_to_pfn_t(pfn, PFN_DEV),
+		return vmf_insert_pfn_pmd(vmf, VFIO_PCI_COMPAT_PFN(pfn),
 					  vmf->flags & FAULT_FLAG_WRITE);
 #endif
 #ifdef CONFIG_ARCH_SUPPORTS_PUD_PFNMAP
 	if (order == PUD_SHIFT - PAGE_SHIFT)
-		return vmf_insert_pfn_pud(vmf, __pfn_to_pfn_t(pfn, PFN_DEV),
+		return vmf_insert_pfn_pud(vmf, VFIO_PCI_COMPAT_PFN(pfn),
 					  vmf->flags & FAULT_FLAG_WRITE);
 #endif
 	return VM_FAULT_FALLBACK;
+}
+
+/*
+ * Since 6.17 an irqbypass producer is registered with its eventfd and IRQ
+ * and has no token; it is unregistered (a no-op when registration failed)
+ * with irq_bypass_unregister_producer() everywhere.
+ */
+static inline int
+vfio_pci_compat_irq_bypass_register(struct irq_bypass_producer *producer,
+				    struct eventfd_ctx *trigger, int irq)
+{
+#ifdef VFIO_PCI_HAVE_IRQ_BYPASS_REGISTER_EVENTFD
+	return irq_bypass_register_producer(producer, trigger, irq);
+#else
+	int ret;
+
+	producer->token = trigger;
+	producer->irq = irq;
+	ret = irq_bypass_register_producer(producer);
+	if (ret)
+		producer->token = NULL;
+	return ret;
+#endif
 }
 
 struct iommufd_ctx;

@@ -19,6 +19,7 @@
 #include <linux/interrupt.h>
 #include <linux/irq.h>
 #include <linux/irqbypass.h>
+#include <linux/msi.h>
 #include <linux/pci.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
@@ -603,14 +604,10 @@ static int vfio_pci_msi_vector_set(struct vfio_pci_ng_device *vpdev,
 
 	ctx->irq = irq;
 	ctx->trigger = trigger;
-	ctx->producer.token = trigger;
-	ctx->producer.irq = irq;
-	ret = irq_bypass_register_producer(&ctx->producer);
-	if (ret) {
+	ret = vfio_pci_compat_irq_bypass_register(&ctx->producer, trigger, irq);
+	if (ret)
 		pci_info(pdev, "irq bypass producer (token %p) registration fails: %d\n",
 			 trigger, ret);
-		ctx->producer.token = NULL;
-	}
 	return 0;
 
 err_name:

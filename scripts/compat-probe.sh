@@ -82,6 +82,16 @@ probe VFIO_DEVICE_CDEV_OPENED "linux/vfio.h" '
 	struct iommufd_ctx *ictx __maybe_unused = vfio_iommufd_device_ictx(vdev);
 	int id __maybe_unused = vfio_iommufd_get_dev_id(vdev, ictx);'
 
+# 6.17+: pfn_t and <linux/pfn_t.h> are gone; the huge PFN inserts take a
+# plain pfn.
+probe VMF_INSERT_PFN_PLAIN "linux/mm.h linux/huge_mm.h" '
+	vm_fault_t r __maybe_unused = vmf_insert_pfn_pmd(NULL, 0UL, false);'
+
+# 6.17+: an irqbypass producer has no token; it is registered with its
+# eventfd and IRQ.
+probe IRQ_BYPASS_REGISTER_EVENTFD "linux/irqbypass.h" '
+	int r __maybe_unused = irq_bypass_register_producer(NULL, NULL, 0);'
+
 {
 	echo "obj-m := $(printf '%s.o ' "${probes[@]}")"
 	echo "ccflags-y := -Werror"
