@@ -92,6 +92,11 @@ probe VMF_INSERT_PFN_PLAIN "linux/mm.h linux/huge_mm.h" '
 probe IRQ_BYPASS_REGISTER_EVENTFD "linux/irqbypass.h" '
 	int r __maybe_unused = irq_bypass_register_producer(NULL, NULL, 0);'
 
+# A probe that compiles everywhere: when it fails, the tool chain does not
+# work with this tree (missing compiler, host tools that do not run, flags
+# the compiler lacks), and every other answer would be a wrong "no".
+probe BASELINE "linux/kernel.h" ''
+
 {
 	echo "obj-m := $(printf '%s.o ' "${probes[@]}")"
 	echo "ccflags-y := -Werror"
@@ -100,6 +105,12 @@ probe IRQ_BYPASS_REGISTER_EVENTFD "linux/irqbypass.h" '
 targets=$(printf '%s.o ' "${probes[@]}")
 # shellcheck disable=SC2086
 make -s -k -C "$kdir" M="$work" -j"$(nproc)" $targets > "$work/log" 2>&1 || true
+
+if [ ! -f "$work/BASELINE.o" ]; then
+	grep -v '^make' "$work/log" | head -n 20 >&2
+	echo "compat-probe: even an empty probe does not build against $kdir" >&2
+	exit 1
+fi
 
 {
 	echo "/* SPDX-License-Identifier: GPL-2.0-only */"
