@@ -88,8 +88,8 @@ apt_opts=(
 	-o "Dir::State::extended_states=$APTDIR/state/extended_states"
 	-o "Dir::Cache=$APTDIR/cache"
 	-o "Dir::Cache::archives=$APTDIR/cache/archives"
-	-o "Dir::Cache::pkgcache="
-	-o "Dir::Cache::srcpkgcache="
+	-o "Dir::Cache::pkgcache=pkgcache.bin"
+	-o "Dir::Cache::srcpkgcache=srcpkgcache.bin"
 	-o "APT::Architecture=amd64"
 	-o "APT::Architectures=amd64"
 	-o "APT::Get::List-Cleanup=true"
@@ -122,20 +122,17 @@ newest() {
 }
 
 download() {
-	local p name ver file
+	local p name rec ver arch file
 	update
 	for p in "$@"; do
 		name=${p%%=*}
-		if [ "$name" != "$p" ]; then
-			ver=${p#*=}
-		else
-			ver=$(apt-cache "${apt_opts[@]}" show --no-all-versions "$name" 2>/dev/null |
-				sed -n 's/^Version: //p' | head -n 1)
-			[ -n "$ver" ] || die "no package $name in $SUITES"
-		fi
+		rec=$(apt-cache "${apt_opts[@]}" show --no-all-versions "$p" 2>/dev/null) ||
+			die "no package $p in $SUITES"
+		ver=$(sed -n 's/^Version: //p' <<<"$rec" | head -n 1)
+		arch=$(sed -n 's/^Architecture: //p' <<<"$rec" | head -n 1)
+		[ -n "$ver" ] && [ -n "$arch" ] || die "no installable package $p in $SUITES"
 		# apt's file names escape the epoch colon.
-		file="$APTDIR/cache/archives/${name}_${ver//:/%3a}_$(apt-cache "${apt_opts[@]}" \
-			show "$name=$ver" 2>/dev/null | sed -n 's/^Architecture: //p' | head -n 1).deb"
+		file="$APTDIR/cache/archives/${name}_${ver//:/%3a}_$arch.deb"
 		if [ ! -f "$file" ]; then
 			log "downloading $name $ver"
 			(cd "$APTDIR/cache/archives/partial" &&
