@@ -15,14 +15,30 @@
 #   6.12   Debian stock 6.12, newest linux-image-6.12.*+deb12-amd64-unsigned
 #   debug  6.12 built here from linux-source-6.12 with scripts/debug-kernel.config
 #
+# Opt-in kernels, not (yet) in the matrix: name them (kernels.sh prepare 7.3,
+# make module-7.3, KERNELS="... 7.3").
+#   7.3    Debian's newest 7.3 from trixie-backports, reached through the
+#          private apt configuration of scripts/apt-private.sh: the binary
+#          image and modules (linux-binary-*, linux-modules-*) to boot, never
+#          installed.  To build against it: Debian's linux-source-7.3 of the
+#          same version, configured with the image's own .config (from its
+#          headers package) for this machine's gcc and prepared with
+#          modules_prepare, plus the headers package's Module.symvers and
+#          vmlinux (BTF base).  Debian's headers package itself is not usable
+#          on Debian 12: it wants gcc-14 and its flags, glibc 2.38 for modpost,
+#          objtool and resolve_btfids, and pahole 1.30.
+#
 # Everything lands in $VFIO_NG_CACHE (default /var/cache/vfio-pci-ng), outside
-# the work tree; the debug kernel is keyed by source version and fragment hash.
+# the work tree; the debug kernel is keyed by source version and fragment hash,
+# an opt-in Debian kernel by package version and preparation recipe (a symlink
+# $VFIO_NG_CACHE/debian-NAME points at the prepared one).
 
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 CACHE=${VFIO_NG_CACHE:-/var/cache/vfio-pci-ng}
 MATRIX="6.1 6.12 debug"
+OPTIN="7.3"
 
 die() { echo "kernels.sh: $*" >&2; exit 1; }
 log() { echo "kernels.sh: $*" >&2; }
@@ -35,7 +51,25 @@ newest_headers() {
 	echo "$d"
 }
 
+# Opt-in Debian kernels: the headers package name pattern of each.
+backport_headers_re() {
+	case $1 in
+	7.3) echo 'linux-headers-7\.3\.[0-9]+\+deb13-amd64' ;;
+	*) return 1 ;;
+	esac
+}
+
+is_backport() { backport_headers_re "$1" >/dev/null; }
+
+# The prepared tree of an opt-in kernel (through its symlink).
+backport_dir() {
+	local link=$CACHE/debian-$1
+	[ -f "$link/.done" ] || die "kernel $1 is not prepared (scripts/kernels.sh prepare $1)"
+	readlink -f "$link"
+}
+
 stock_release() {
+	local d
 	case $1 in
 	6.1) newest_headers 'linux-headers-6.1.0-*-amd64' | sed 's|.*/linux-headers-||' ;;
 	6.12) newest_headers 'linux-headers-6.12.*+deb12-amd64' | sed 's|.*/linux-headers-||' ;;
@@ -52,10 +86,13 @@ debug_key() {
 }
 
 kdir() {
+	local d
 	case $1 in
 	6.1|6.12) echo "/usr/src/linux-headers-$(stock_release "$1")" ;;
 	debug) echo "$CACHE/debug-$(debug_key)/obj" ;;
-	*) die "unknown kernel '$1' (matrix: $MATRIX)" ;;
+	*) is_backport "$1" || die "unknown kernel '$1' (matrix: $MATRIX; opt-in: $OPTIN)"
+	   d=$(backport_dir "$1") || exit 1
+	   echo "$d/obj" ;;
 	esac
 }
 
@@ -63,14 +100,16 @@ imgdir() {
 	case $1 in
 	6.1|6.12) echo "$CACHE/image-$(stock_release "$1")" ;;
 	debug) echo "$CACHE/debug-$(debug_key)" ;;
-	*) die "unknown kernel '$1'" ;;
+	*) is_backport "$1" || die "unknown kernel '$1'"
+	   backport_dir "$1" ;;
 	esac
 }
 
 release() {
 	case $1 in
 	6.1|6.12) stock_release "$1" ;;
-	debug) cat "$(imgdir debug)/release" ;;
+	*) d=$(imgdir "$1") || exit 1
+	   cat "$d/release" ;;
 	esac
 }
 
@@ -140,6 +179,69 @@ prepare_debug() {
 	log "debug kernel built in $(($(date +%s) - start)) s"
 }
 
+# An opt-in Debian kernel into $1 (see the top of this file).
+build_backport() {
+	local dir=$1 name=$2 rel=$3 ver=$4 jobs hdr debs
+	jobs=$(($(nproc) + 1))
+	rm -rf "$dir/headers" "$dir/root" "$dir/src" "$dir/obj"
+	mkdir -p "$dir/headers" "$dir/root" "$dir/src" "$dir/obj"
+	mapfile -t debs < <("$here/apt-private.sh" download "linux-headers-$rel=$ver" \
+		"linux-binary-$rel=$ver" "linux-modules-$rel=$ver" "linux-source-$name=$ver")
+	[ ${#debs[@]} -eq 4 ] || die "download of the $rel packages failed"
+	echo "packages: ${debs[*]##*/}"
+
+	# The image and its modules.
+	dpkg-deb -x "${debs[0]}" "$dir/headers"
+	dpkg-deb -x "${debs[1]}" "$dir/root"
+	dpkg-deb -x "${debs[2]}" "$dir/root"
+	ln -sfn "root/usr/lib/modules/$rel" "$dir/modules"
+	extract_vmlinux "$dir/modules/vmlinuz" "$dir/vmlinux"
+	echo "$rel" > "$dir/release"
+
+	# The build tree: Debian's source and config, this machine's compiler.
+	hdr=$dir/headers/usr/src/linux-headers-$rel
+	dpkg-deb --fsys-tarfile "${debs[3]}" |
+		tar -xO "./usr/src/linux-source-$name.tar.xz" |
+		tar -xJ -C "$dir/src" --strip-components=1
+	cp "$hdr/.config" "$dir/obj/.config"
+	make -s -C "$dir/src" O="$dir/obj" olddefconfig
+	# What differs from Debian's build: the tool chain's own symbols, and
+	# what needs a tool we lack (Rust); kept for the record.
+	diff <(grep '^CONFIG_' "$hdr/.config" | sort) \
+	     <(grep '^CONFIG_' "$dir/obj/.config" | sort) > "$dir/config.diff" || true
+	make -s -C "$dir/src" O="$dir/obj" KERNELRELEASE="$rel" -j"$jobs" modules_prepare
+	[ "$(cat "$dir/obj/include/config/kernel.release")" = "$rel" ] ||
+		die "the build tree's release is not $rel"
+	cp "$hdr/Module.symvers" "$hdr/vmlinux" "$dir/obj/"
+	rm -rf "$dir/headers"
+}
+
+prepare_backport() {
+	local name=$1 re hdrpkg rel ver h dir start
+	start=$(date +%s)
+	re=$(backport_headers_re "$name")
+	"$here/apt-private.sh" update
+	hdrpkg=$("$here/apt-private.sh" newest "$re") || true
+	[ -n "$hdrpkg" ] || die "no package matches $re"
+	rel=${hdrpkg#linux-headers-}
+	ver=$("$here/apt-private.sh" apt-cache show --no-all-versions "$hdrpkg" |
+		sed -n 's/^Version: //p' | head -n 1)
+	h=$(sed -n '/^build_backport()/,/^}/p' "$0" | sha256sum | cut -c1-12)
+	dir=$CACHE/debian-$rel-$ver-$h
+	if [ ! -f "$dir/.done" ]; then
+		log "preparing $name ($rel, $ver) into $dir"
+		mkdir -p "$dir"
+		build_backport "$dir" "$name" "$rel" "$ver" > "$dir/build.log" 2>&1 || {
+			tail -n 30 "$dir/build.log" >&2
+			die "preparing $name failed (log: $dir/build.log)"
+		}
+		touch "$dir/.done"
+		log "$name ($rel) prepared in $(($(date +%s) - start)) s"
+	fi
+	ln -sfn "$(basename "$dir")" "$CACHE/debian-$name.tmp"
+	mv -T "$CACHE/debian-$name.tmp" "$CACHE/debian-$name"
+}
+
 cmd=${1:-list}
 shift || true
 case $cmd in
@@ -149,12 +251,14 @@ prepare)
 	for k in ${*:-$MATRIX}; do
 		case $k in
 		debug) prepare_debug ;;
-		*) prepare_stock "$k" ;;
+		6.1|6.12) prepare_stock "$k" ;;
+		*) is_backport "$k" || die "unknown kernel '$k'"
+		   prepare_backport "$k" ;;
 		esac
 	done ;;
-kdir) kdir "$1" ;;
-vmlinux) echo "$(imgdir "$1")/vmlinux" ;;
-moddir) echo "$(imgdir "$1")/modules" ;;
+kdir) d=$(kdir "$1"); echo "$d" ;;
+vmlinux) d=$(imgdir "$1"); echo "$d/vmlinux" ;;
+moddir) d=$(imgdir "$1"); echo "$d/modules" ;;
 release) release "$1" ;;
 *) die "unknown command '$cmd'" ;;
 esac
