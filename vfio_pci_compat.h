@@ -218,6 +218,18 @@ static inline void vfio_pci_compat_vm_flags_set(struct vm_area_struct *vma,
 }
 
 /*
+ * A vfio core with the get_region_info_caps op handles
+ * VFIO_DEVICE_GET_REGION_INFO itself and never passes it to the driver's
+ * ioctl: without the op every region reads as absent (-EINVAL).
+ */
+#ifdef VFIO_PCI_HAVE_VFIO_GET_REGION_INFO_CAPS
+#define VFIO_PCI_COMPAT_REGION_INFO_OPS(fn)				\
+	.get_region_info_caps	= (fn),
+#else
+#define VFIO_PCI_COMPAT_REGION_INFO_OPS(fn)
+#endif
+
+/*
  * iommufd: a kernel with CONFIG_IOMMUFD refuses to register a device whose
  * ops lack these; without it the physical helpers are NULL.
  */

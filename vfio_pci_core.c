@@ -1691,58 +1691,76 @@ static int vfio_pci_rom_region_info(struct vfio_pci_ng_device *vpdev,
 	return 0;
 }
 
-static long vfio_pci_ioctl_get_region_info(struct vfio_pci_ng_device *vpdev,
-					   struct vfio_region_info __user *uarg)
+/*
+ * Offset, size, flags and capability chain of region @info->index.  A vfio
+ * core with the get_region_info_caps op (7.3 has it) handles
+ * VFIO_DEVICE_GET_REGION_INFO itself (the user copies, the chain's
+ * placement) and never passes it to our ioctl; before, our ioctl does that.
+ */
+static int vfio_pci_get_region_info_caps(struct vfio_device *core_vdev,
+					 struct vfio_region_info *info,
+					 struct vfio_info_cap *caps)
 {
-	unsigned long minsz = offsetofend(struct vfio_region_info, offset);
+	struct vfio_pci_ng_device *vpdev = to_vpdev(core_vdev);
 	struct pci_dev *pdev = vpdev->pdev;
-	struct vfio_info_cap caps = { };
-	struct vfio_region_info info;
 	unsigned int index;
 	int ret = 0;
 
-	if (copy_from_user(&info, uarg, minsz))
-		return -EFAULT;
-	if (info.argsz < minsz)
+	if (info->index >= VFIO_PCI_NUM_REGIONS)
 		return -EINVAL;
-	if (info.index >= VFIO_PCI_NUM_REGIONS)
-		return -EINVAL;
-	index = array_index_nospec(info.index, VFIO_PCI_NUM_REGIONS);
+	index = array_index_nospec(info->index, VFIO_PCI_NUM_REGIONS);
 
-	info.offset = VFIO_PCI_INDEX_TO_OFFSET(index);
-	info.size = 0;
-	info.flags = 0;
-	info.cap_offset = 0;
+	info->offset = VFIO_PCI_INDEX_TO_OFFSET(index);
+	info->size = 0;
+	info->flags = 0;
+	info->cap_offset = 0;
 
 	switch (index) {
 	case VFIO_PCI_BAR0_REGION_INDEX ... VFIO_PCI_BAR5_REGION_INDEX:
-		info.size = pci_resource_len(pdev, index);
-		if (!info.size)
+		info->size = pci_resource_len(pdev, index);
+		if (!info->size)
 			break;
-		info.flags = VFIO_REGION_INFO_FLAG_READ |
+		info->flags = VFIO_REGION_INFO_FLAG_READ |
 			     VFIO_REGION_INFO_FLAG_WRITE;
 		if (vpdev->bar_mmap_ok[index]) {
-			info.flags |= VFIO_REGION_INFO_FLAG_MMAP;
+			info->flags |= VFIO_REGION_INFO_FLAG_MMAP;
 			if (index == vpdev->msix_bar)
-				ret = vfio_pci_add_msix_mappable_cap(&caps);
+				ret = vfio_pci_add_msix_mappable_cap(caps);
 		}
 		break;
 	case VFIO_PCI_ROM_REGION_INDEX:
-		ret = vfio_pci_rom_region_info(vpdev, &info);
+		ret = vfio_pci_rom_region_info(vpdev, info);
 		break;
 	case VFIO_PCI_CONFIG_REGION_INDEX:
-		info.size = pdev->cfg_size;
-		info.flags = VFIO_REGION_INFO_FLAG_READ |
+		info->size = pdev->cfg_size;
+		info->flags = VFIO_REGION_INFO_FLAG_READ |
 			     VFIO_REGION_INFO_FLAG_WRITE;
 		break;
 	case VFIO_PCI_VGA_REGION_INDEX:
 		if (!vpdev->has_vga)
 			return -EINVAL;
-		info.size = VFIO_PCI_VGA_REGION_SIZE;
-		info.flags = VFIO_REGION_INFO_FLAG_READ |
+		info->size = VFIO_PCI_VGA_REGION_SIZE;
+		info->flags = VFIO_REGION_INFO_FLAG_READ |
 			     VFIO_REGION_INFO_FLAG_WRITE;
 		break;
 	}
+	return ret;
+}
+
+static long vfio_pci_ioctl_get_region_info(struct vfio_pci_ng_device *vpdev,
+					   struct vfio_region_info __user *uarg)
+{
+	unsigned long minsz = offsetofend(struct vfio_region_info, offset);
+	struct vfio_info_cap caps = { };
+	struct vfio_region_info info;
+	int ret;
+
+	if (copy_from_user(&info, uarg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+
+	ret = vfio_pci_get_region_info_caps(&vpdev->vdev, &info, &caps);
 	if (ret)
 		goto out;
 
@@ -2032,6 +2050,7 @@ static const struct vfio_device_ops vfio_pci_ops = {
 	.request	= vfio_pci_request,
 	.device_feature	= vfio_pci_device_feature,
 	.match		= vfio_pci_match,
+	VFIO_PCI_COMPAT_REGION_INFO_OPS(vfio_pci_get_region_info_caps)
 	VFIO_PCI_COMPAT_IOMMUFD_OPS
 };
 

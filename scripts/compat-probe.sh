@@ -92,6 +92,13 @@ probe VMF_INSERT_PFN_PLAIN "linux/mm.h linux/huge_mm.h" '
 probe IRQ_BYPASS_REGISTER_EVENTFD "linux/irqbypass.h" '
 	int r __maybe_unused = irq_bypass_register_producer(NULL, NULL, 0);'
 
+# 7.3 (added in 6.19 or 7.x): the vfio core handles
+# VFIO_DEVICE_GET_REGION_INFO and asks the driver's get_region_info_caps op.
+probe VFIO_GET_REGION_INFO_CAPS "linux/vfio.h" '
+	static const struct vfio_device_ops ops __maybe_unused = {
+		.get_region_info_caps = NULL,
+	};'
+
 # A probe that compiles everywhere: when it fails, the tool chain does not
 # work with this tree (missing compiler, host tools that do not run, flags
 # the compiler lacks), and every other answer would be a wrong "no".
