@@ -3,7 +3,8 @@
 #
 # The kernel matrix: where each kernel's build tree, boot image and modules are.
 #
-#   kernels.sh list                 names of the kernels in the matrix
+#   kernels.sh list [--all]         names of the kernels in the matrix
+#                                   (--all: and the opt-in ones)
 #   kernels.sh prepare [NAME...]    fetch/extract/build what is missing (idempotent)
 #   kernels.sh kdir NAME            module build directory (KDIR) of NAME
 #   kernels.sh vmlinux NAME         uncompressed vmlinux to boot under QEMU
@@ -245,7 +246,7 @@ prepare_backport() {
 cmd=${1:-list}
 shift || true
 case $cmd in
-list) echo "$MATRIX" ;;
+list) if [ "${1:-}" = --all ]; then echo "$MATRIX $OPTIN"; else echo "$MATRIX"; fi ;;
 prepare)
 	mkdir -p "$CACHE"
 	for k in ${*:-$MATRIX}; do

@@ -111,9 +111,9 @@ def _kernels_sh(*args):
     return proc.stdout.strip()
 
 
-def kernel_names():
-    """Names of the kernels in the matrix, prepared or not."""
-    return _kernels_sh('list').split()
+def kernel_names(optin=False):
+    """Names of the kernels in the matrix (optin: and the opt-in ones), prepared or not."""
+    return _kernels_sh('list', *(['--all'] if optin else [])).split()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,8 +125,8 @@ class Kernel:
 
     @classmethod
     def lookup(cls, name):
-        if name not in kernel_names():
-            raise SetupError(f"unknown kernel '{name}' (matrix: {' '.join(kernel_names())})")
+        if name not in kernel_names(optin=True):
+            raise SetupError(f"unknown kernel '{name}' (kernels: {' '.join(kernel_names(optin=True))})")
         vmlinux = _kernels_sh('vmlinux', name)
         if not os.path.exists(os.path.join(os.path.dirname(vmlinux), '.done')):
             raise SetupError(f'kernel {name} is not prepared (scripts/kernels.sh prepare {name})')
