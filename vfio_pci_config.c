@@ -227,9 +227,10 @@ static int vfio_pci_hw_write(struct pci_dev *pdev, unsigned int pos,
 
 /*
  * The hardware bits of a piece that covers the command register (at 4 or
- * 5, naturally aligned): one read-modify-write under irqlock, so that it
- * cannot interleave with INTx masking.  The status register beside it has
- * no hardware-writable bit.
+ * 5, naturally aligned), from vfio_pci_command_write() with the memory lock
+ * held for writing: one read-modify-write under irqlock, so that it cannot
+ * interleave with INTx masking.  The status register beside it has no
+ * hardware-writable bit.
  */
 static int vfio_pci_command_hw_write(struct vfio_pci_ng_device *vpdev,
 				     unsigned int pos, __le32 mask, __le32 val)
@@ -436,9 +437,12 @@ static void vfio_pci_sync_intx_disable(struct vfio_pci_ng_device *vpdev)
 }
 
 /*
- * A write that starts at the command register.  Memory and I/O decode go to
- * the hardware under the memory lock (mappings zapped first when memory
- * decode may go off), and vconfig records what the user asked for.
+ * A write to the command register, a piece at 4 (low byte or more) or at 5
+ * (high byte).  Memory and I/O decode go to the hardware under the memory
+ * lock (mappings zapped first when memory decode may go off), and vconfig
+ * records what the user asked for.  Every piece holds the memory lock, so
+ * that none can write back a command register that a reset or power
+ * transition is restoring.
  */
 static int vfio_pci_command_write(struct vfio_pci_ng_device *vpdev,
 				  const struct vfio_pci_cfg_cap *cap,
@@ -455,21 +459,27 @@ static int vfio_pci_command_write(struct vfio_pci_ng_device *vpdev,
 	if (ret)
 		return ret;
 
+	/*
+	 * A write of the high byte leaves decode as it is: no zap needed, and
+	 * the decode bits to check are the current ones, read under the lock.
+	 */
 	new_cmd = (u16)le32_to_cpu(val);
-	new_mem = new_cmd & PCI_COMMAND_MEMORY;
-	new_io = new_cmd & PCI_COMMAND_IO;
-
-	if (new_mem)
+	if (pos != PCI_COMMAND || new_cmd & PCI_COMMAND_MEMORY)
 		down_write(&vpdev->memory_lock);
 	else
 		vfio_pci_zap_and_down_write_memory_lock(vpdev);
+
+	virt_cmd = vc_get16(vc, PCI_COMMAND);
+	if (pos != PCI_COMMAND)
+		new_cmd = virt_cmd;
+	new_mem = new_cmd & PCI_COMMAND_MEMORY;
+	new_io = new_cmd & PCI_COMMAND_IO;
 
 	/*
 	 * Decode the user enables while we think it is already on, but the
 	 * hardware has it off, or the BARs changed: the device went through
 	 * a reset we did not see.  Restore the BARs before decode goes on.
 	 */
-	virt_cmd = vc_get16(vc, PCI_COMMAND);
 	if ((new_mem && (virt_cmd & PCI_COMMAND_MEMORY) &&
 	     !(hw_cmd & PCI_COMMAND_MEMORY) && !pdev->no_command_memory) ||
 	    (new_io && (virt_cmd & PCI_COMMAND_IO) &&
@@ -517,16 +527,14 @@ static int vfio_pci_header_write(struct vfio_pci_ng_device *vpdev,
 {
 	int ret;
 
-	if (pos == PCI_COMMAND)
+	if (pos == PCI_COMMAND || pos == PCI_COMMAND + 1)
 		return vfio_pci_command_write(vpdev, cap, pos, len, val);
 
 	ret = vfio_pci_cfg_write_default(vpdev, cap, pos, len, val);
 	if (ret)
 		return ret;
 
-	if (pos == PCI_COMMAND + 1)
-		vfio_pci_sync_intx_disable(vpdev);
-	else if (vfio_pci_is_bar(pos))
+	if (vfio_pci_is_bar(pos))
 		vpdev->vconfig->bardirty = true;
 	return 0;
 }
@@ -658,6 +666,13 @@ static int vfio_pci_msi_write(struct vfio_pci_ng_device *vpdev,
 static void vfio_pci_user_flr(struct vfio_pci_ng_device *vpdev)
 {
 	vfio_pci_zap_and_down_write_memory_lock(vpdev);
+	/*
+	 * Through our transition to D0, as VFIO_DEVICE_RESET does, so that a
+	 * No_Soft_Reset- function gets the state saved at its D3hot entry
+	 * back; the PCI core would wake it without that state.  A failed
+	 * reset is not reported: a config write has no way to.
+	 */
+	vfio_pci_set_power_state_locked(vpdev, PCI_D0);
 	pci_try_reset_function(vpdev->pdev);
 	up_write(&vpdev->memory_lock);
 }
@@ -1626,8 +1641,12 @@ bool vfio_pci_memory_enabled(struct vfio_pci_ng_device *vpdev)
 
 	if (!vc)
 		return false;
-	/* The low command byte changes only under memory_lock (write). */
-	return (__force int)pdev->current_state < (__force int)PCI_D3hot &&
+	/*
+	 * The low command byte changes only under memory_lock (write).  Only
+	 * D0: in D1 and D2 too a function answers memory requests with
+	 * Unsupported Request (the in-tree driver lets D1 and D2 through).
+	 */
+	return pdev->current_state == PCI_D0 &&
 	       (pdev->no_command_memory ||
 		(READ_ONCE(vc->cfg[PCI_COMMAND]) & PCI_COMMAND_MEMORY));
 }

@@ -208,9 +208,12 @@ int __vfio_pci_command_update(struct vfio_pci_ng_device *vpdev, u16 clear,
  * the rest (config writes).  Every read-modify-write of the register in
  * the hardware while the device is open runs under @irqlock, here or in
  * the INTx code, so that an update of one bit never writes back a stale
- * copy of another.  The PCI core's own updates (pci_intx_for_msi(), state
- * save and restore, resets) run under the write side of the memory lock,
- * with no INTx handler installed or with the device quiesced.
+ * copy of another.  Config writes of the register also hold the write
+ * side of the memory lock, like our resets, power transitions and MSI
+ * enables, during which the PCI core writes the register itself (state
+ * restore, pci_intx_for_msi()): a config write never interleaves with
+ * those.  The INTx handler's mask can still meet the PCI core's restore of
+ * the register after a reset, as in-tree.
  *
  * Return: 0 or a negative errno.
  */
@@ -258,6 +261,62 @@ void vfio_pci_memory_unlock_and_restore(struct vfio_pci_ng_device *vpdev,
 {
 	if (!(cmd & PCI_COMMAND_MEMORY))
 		vfio_pci_command_update(vpdev, PCI_COMMAND_MEMORY, 0, NULL);
+	up_write(&vpdev->memory_lock);
+}
+
+static int __vfio_pci_set_power_state(struct vfio_pci_ng_device *vpdev,
+				      pci_power_t state);
+
+/**
+ * vfio_pci_memory_lock_and_wake() - vfio_pci_memory_lock_and_enable() for a
+ *	kernel MMIO access that must happen, with the function in D0 for its
+ *	duration
+ * @vpdev: the device
+ * @cmd: where to store the value for vfio_pci_memory_unlock_and_sleep()
+ * @state: where to store the power state to put back
+ *
+ * An MSI-X table update (a vector added, replaced or freed) must reach the
+ * table, but a function the user put in D1-D3hot through PMCSR answers
+ * memory requests with Unsupported Request, which some platforms escalate
+ * to a fatal error.  It is brought to D0 (its state restored if it has
+ * No_Soft_Reset clear) for the access, and put back after.  User mappings
+ * need no zap: they were zapped on the way down and the memory lock keeps
+ * them from faulting in meanwhile.
+ *
+ * Return: 0, or the errno of a failed transition to D0 (the memory lock is
+ * held either way; nothing will be put back).
+ */
+int vfio_pci_memory_lock_and_wake(struct vfio_pci_ng_device *vpdev, u16 *cmd,
+				  pci_power_t *state)
+{
+	int ret = 0;
+
+	down_write(&vpdev->memory_lock);
+	*state = vpdev->pdev->current_state;
+	if (*state != PCI_D0) {
+		ret = __vfio_pci_set_power_state(vpdev, PCI_D0);
+		if (ret)
+			*state = PCI_D0;
+	}
+	*cmd = PCI_COMMAND_MEMORY;
+	if (!ret && vfio_pci_command_update(vpdev, 0, PCI_COMMAND_MEMORY, cmd))
+		*cmd = PCI_COMMAND_MEMORY;
+	return ret;
+}
+
+/**
+ * vfio_pci_memory_unlock_and_sleep() - undo vfio_pci_memory_lock_and_wake()
+ * @vpdev: the device
+ * @cmd: the command value stored by vfio_pci_memory_lock_and_wake()
+ * @state: the power state stored by vfio_pci_memory_lock_and_wake()
+ */
+void vfio_pci_memory_unlock_and_sleep(struct vfio_pci_ng_device *vpdev,
+				      u16 cmd, pci_power_t state)
+{
+	if (!(cmd & PCI_COMMAND_MEMORY))
+		vfio_pci_command_update(vpdev, PCI_COMMAND_MEMORY, 0, NULL);
+	if (state != PCI_D0)
+		__vfio_pci_set_power_state(vpdev, state);
 	up_write(&vpdev->memory_lock);
 }
 
@@ -576,6 +635,9 @@ static int __vfio_pci_set_power_state(struct vfio_pci_ng_device *vpdev,
 		kfree(vpdev->pm_save);
 		pci_save_state(pdev);
 		vpdev->pm_save = pci_store_saved_state(pdev);
+		/* Without a copy, the state would be lost in D3hot. */
+		if (!vpdev->pm_save)
+			return -ENOMEM;
 	}
 
 	ret = pci_set_power_state(pdev, state);
@@ -585,6 +647,20 @@ static int __vfio_pci_set_power_state(struct vfio_pci_ng_device *vpdev,
 		pci_restore_state(pdev);
 	}
 	return ret;
+}
+
+/**
+ * vfio_pci_set_power_state_locked() - vfio_pci_set_power_state() with the
+ *	memory lock held for writing and the mappings zapped
+ * @vpdev: the device
+ * @state: the new state (PCI_D0 .. PCI_D3hot)
+ *
+ * Return: 0 or a negative errno.
+ */
+int vfio_pci_set_power_state_locked(struct vfio_pci_ng_device *vpdev,
+				    pci_power_t state)
+{
+	return __vfio_pci_set_power_state(vpdev, state);
 }
 
 /**
@@ -701,7 +777,7 @@ static int vfio_pci_runtime_suspend(struct device *dev)
 	 * No INTx from a sleeping device: mask INTx in use, unless the user
 	 * did.  Without INTx in use, DisINTx stays as the user left it.
 	 */
-	vpdev->pm_intx_masked = vfio_pci_intx_mask(vpdev);
+	vfio_pci_intx_pm_mask(vpdev);
 	return 0;
 }
 
@@ -717,9 +793,7 @@ static int vfio_pci_runtime_resume(struct device *dev)
 	}
 	up_write(&vpdev->memory_lock);
 
-	if (vpdev->pm_intx_masked)
-		vfio_pci_intx_unmask(vpdev);
-	vpdev->pm_intx_masked = false;
+	vfio_pci_intx_pm_unmask(vpdev);
 	return 0;
 }
 
@@ -1348,9 +1422,14 @@ static int vfio_pci_sriov_configure(struct pci_dev *pdev, int nr_virtfn)
 	if (ret)
 		return ret;
 	down_write(&vpdev->memory_lock);
-	__vfio_pci_set_power_state(vpdev, PCI_D0);
-	vpdev->sriov_active = true;
+	ret = __vfio_pci_set_power_state(vpdev, PCI_D0);
+	if (!ret)
+		vpdev->sriov_active = true;
 	up_write(&vpdev->memory_lock);
+	if (ret) {
+		pm_runtime_put(&pdev->dev);
+		return ret;
+	}
 
 	ret = pci_enable_sriov(pdev, nr_virtfn);
 	if (ret) {
@@ -1395,6 +1474,36 @@ static struct notifier_block vfio_pci_nb = {
 };
 
 /*
+ * Where the MSI-X table is, read at every open (a VF's table may change
+ * size with its PF's configuration).  A failed read fails the open: an
+ * unknown table could not be protected from the user.
+ */
+static int vfio_pci_read_msix_location(struct vfio_pci_ng_device *vpdev)
+{
+	struct pci_dev *pdev = vpdev->pdev;
+	u16 flags;
+	u32 table;
+	int ret;
+
+	vpdev->msix_bar = -1;
+	if (!pdev->msix_cap)
+		return 0;
+
+	ret = pci_read_config_word(pdev, pdev->msix_cap + PCI_MSIX_FLAGS,
+				   &flags);
+	if (!ret)
+		ret = pci_read_config_dword(pdev, pdev->msix_cap + PCI_MSIX_TABLE,
+					    &table);
+	if (ret)
+		return pcibios_err_to_errno(ret);
+	vpdev->msix_bar = table & PCI_MSIX_TABLE_BIR;
+	vpdev->msix_offset = table & PCI_MSIX_TABLE_OFFSET;
+	vpdev->msix_size = ((flags & PCI_MSIX_FLAGS_QSIZE) + 1) *
+			   PCI_MSIX_ENTRY_SIZE;
+	return 0;
+}
+
+/*
  * Open and close.  The vfio core calls these for the first open and the
  * last close of the device, under the dev_set lock.
  */
@@ -1416,6 +1525,10 @@ static int vfio_pci_enable(struct vfio_pci_ng_device *vpdev)
 	 * left bus master on, and the state saved below must not have it.
 	 */
 	pci_clear_master(pdev);
+
+	ret = vfio_pci_read_msix_location(vpdev);
+	if (ret)
+		goto err_disable;
 
 	/*
 	 * Start from a clean device.  -EAGAIN means somebody holds the device
@@ -1666,28 +1779,43 @@ static int vfio_pci_rom_region_info(struct vfio_pci_ng_device *vpdev,
 	struct pci_dev *pdev = vpdev->pdev;
 	void __iomem *rom;
 	size_t image_size;
+	pci_power_t state;
+	u64 size;
 	u16 cmd;
 
 	/* The region has the size of the ROM BAR, not of the image in it. */
-	info->size = pci_resource_len(pdev, PCI_ROM_RESOURCE);
-	if (!info->size) {
+	size = pci_resource_len(pdev, PCI_ROM_RESOURCE);
+	info->size = 0;
+	if (!size) {
 		/* A shadow ROM copied to RAM by the firmware has no BAR. */
 		if (!(pdev->resource[PCI_ROM_RESOURCE].flags &
 		      IORESOURCE_ROM_SHADOW))
 			return 0;
-		info->size = 0x20000;
+		size = 0x20000;
 	}
 
-	/* Only report a ROM that really answers; mapping it needs decode. */
-	cmd = vfio_pci_memory_lock_and_enable(vpdev);
-	rom = pci_map_rom(pdev, &image_size);
-	if (rom) {
-		info->flags = VFIO_REGION_INFO_FLAG_READ;
-		pci_unmap_rom(pdev, rom);
-	} else {
-		info->size = 0;
+	/*
+	 * A ROM BAR the PCI core could not place has no address: no ROM, and
+	 * no pci_map_rom(), which would try to place it (and log) on every
+	 * call.  The in-tree driver tries, and fails the same way.
+	 */
+	if (!pdev->resource[PCI_ROM_RESOURCE].start &&
+	    !(pdev->resource[PCI_ROM_RESOURCE].flags & IORESOURCE_ROM_SHADOW))
+		return 0;
+
+	/*
+	 * Only report a ROM that really answers; mapping it needs decode, and
+	 * D0 (the user may have put the function in D3hot through PMCSR).
+	 */
+	if (!vfio_pci_memory_lock_and_wake(vpdev, &cmd, &state)) {
+		rom = pci_map_rom(pdev, &image_size);
+		if (rom) {
+			info->flags = VFIO_REGION_INFO_FLAG_READ;
+			info->size = size;
+			pci_unmap_rom(pdev, rom);
+		}
 	}
-	vfio_pci_memory_unlock_and_restore(vpdev, cmd);
+	vfio_pci_memory_unlock_and_sleep(vpdev, cmd, state);
 	return 0;
 }
 
@@ -1908,24 +2036,6 @@ void vfio_pci_release_mmap_reservations(struct vfio_pci_ng_device *vpdev)
 /*
  * Device allocation and release.
  */
-static void vfio_pci_read_msix_location(struct vfio_pci_ng_device *vpdev)
-{
-	struct pci_dev *pdev = vpdev->pdev;
-	u16 flags;
-	u32 table;
-
-	vpdev->msix_bar = -1;
-	if (!pdev->msix_cap)
-		return;
-
-	pci_read_config_word(pdev, pdev->msix_cap + PCI_MSIX_FLAGS, &flags);
-	pci_read_config_dword(pdev, pdev->msix_cap + PCI_MSIX_TABLE, &table);
-	vpdev->msix_bar = table & PCI_MSIX_TABLE_BIR;
-	vpdev->msix_offset = table & PCI_MSIX_TABLE_OFFSET;
-	vpdev->msix_size = ((flags & PCI_MSIX_FLAGS_QSIZE) + 1) *
-			   PCI_MSIX_ENTRY_SIZE;
-}
-
 /*
  * Devices whose INTx cannot be used: they advertise a pin but their
  * interrupt is broken.  Their INTx is hidden from the user and kept
@@ -1981,7 +2091,7 @@ static int vfio_pci_init_dev(struct vfio_device *core_vdev)
 	vpdev->broken_intx = !nointxmask && vfio_pci_intx_broken(pdev);
 	vpdev->nointx = pdev->is_virtfn || !pdev->pin ||
 			pdev->irq == IRQ_NOTCONNECTED || vpdev->broken_intx;
-	vfio_pci_read_msix_location(vpdev);
+	vpdev->msix_bar = -1;	/* read at open */
 	return vfio_pci_mapping_init(vpdev);
 }
 

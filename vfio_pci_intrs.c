@@ -114,24 +114,30 @@ static irqreturn_t vfio_pci_intx_handler(int irq, void *dev_id)
 	return ret;
 }
 
+/* irqlock held.  Returns true if this call masked the line. */
+static bool __vfio_pci_intx_mask_locked(struct vfio_pci_ng_device *vpdev)
+{
+	struct vfio_pci_irq_ctx *ctx = &vpdev->ctx[0];
+
+	if (ctx->masked)
+		return false;
+	if (vpdev->pci_2_3)
+		__vfio_pci_command_update(vpdev, 0, PCI_COMMAND_INTX_DISABLE,
+					  NULL);
+	else
+		disable_irq_nosync(vpdev->pdev->irq);
+	ctx->masked = true;
+	return true;
+}
+
 /* Returns true if this call masked the line. */
 static bool __vfio_pci_intx_mask(struct vfio_pci_ng_device *vpdev)
 {
-	struct vfio_pci_irq_ctx *ctx = &vpdev->ctx[0];
 	unsigned long flags;
-	bool masked = false;
+	bool masked;
 
 	spin_lock_irqsave(&vpdev->irqlock, flags);
-	if (!ctx->masked) {
-		if (vpdev->pci_2_3)
-			__vfio_pci_command_update(vpdev, 0,
-						  PCI_COMMAND_INTX_DISABLE,
-						  NULL);
-		else
-			disable_irq_nosync(vpdev->pdev->irq);
-		ctx->masked = true;
-		masked = true;
-	}
+	masked = __vfio_pci_intx_mask_locked(vpdev);
 	spin_unlock_irqrestore(&vpdev->irqlock, flags);
 	return masked;
 }
@@ -148,7 +154,8 @@ static int __vfio_pci_intx_unmask(struct vfio_pci_ng_device *vpdev)
 	int ret = 0;
 
 	spin_lock_irqsave(&vpdev->irqlock, flags);
-	if (ctx->masked && !vpdev->virq_disabled) {
+	/* Neither the user's INTx-disable nor a suspended function. */
+	if (ctx->masked && !vpdev->virq_disabled && !vpdev->pm_intx_masked) {
 		if (vpdev->pci_2_3) {
 			if (pci_check_and_unmask_intx(vpdev->pdev))
 				ctx->masked = false;
@@ -173,32 +180,42 @@ static int vfio_pci_intx_unmask_handler(void *opaque, void *unused)
 }
 
 /**
- * vfio_pci_intx_mask() - mask INTx in use, for runtime suspend
+ * vfio_pci_intx_pm_mask() - mask INTx in use, for runtime suspend
  * @vpdev: the device
  *
- * Return: true if INTx is in use and this call masked it; the caller then
- * unmasks it with vfio_pci_intx_unmask().
+ * Unless the user masked it already, INTx stays masked, whatever unmask
+ * the user asks for (an unmask eventfd fires from any context), until
+ * vfio_pci_intx_pm_unmask().  Without INTx in use, nothing changes.
  */
-bool vfio_pci_intx_mask(struct vfio_pci_ng_device *vpdev)
+void vfio_pci_intx_pm_mask(struct vfio_pci_ng_device *vpdev)
 {
-	bool masked = false;
+	unsigned long flags;
 
 	mutex_lock(&vpdev->igate);
-	if (vfio_pci_irq_is(vpdev, VFIO_PCI_INTX_IRQ_INDEX))
-		masked = __vfio_pci_intx_mask(vpdev);
+	if (vfio_pci_irq_is(vpdev, VFIO_PCI_INTX_IRQ_INDEX)) {
+		spin_lock_irqsave(&vpdev->irqlock, flags);
+		vpdev->pm_intx_masked = __vfio_pci_intx_mask_locked(vpdev);
+		spin_unlock_irqrestore(&vpdev->irqlock, flags);
+	}
 	mutex_unlock(&vpdev->igate);
-	return masked;
 }
 
 /**
- * vfio_pci_intx_unmask() - undo vfio_pci_intx_mask(), re-signalling an
- *	interrupt still pending
+ * vfio_pci_intx_pm_unmask() - undo vfio_pci_intx_pm_mask(), re-signalling
+ *	an interrupt still pending
  * @vpdev: the device
  */
-void vfio_pci_intx_unmask(struct vfio_pci_ng_device *vpdev)
+void vfio_pci_intx_pm_unmask(struct vfio_pci_ng_device *vpdev)
 {
+	unsigned long flags;
+	bool was;
+
 	mutex_lock(&vpdev->igate);
-	if (vfio_pci_irq_is(vpdev, VFIO_PCI_INTX_IRQ_INDEX) &&
+	spin_lock_irqsave(&vpdev->irqlock, flags);
+	was = vpdev->pm_intx_masked;
+	vpdev->pm_intx_masked = false;
+	spin_unlock_irqrestore(&vpdev->irqlock, flags);
+	if (was && vfio_pci_irq_is(vpdev, VFIO_PCI_INTX_IRQ_INDEX) &&
 	    __vfio_pci_intx_unmask(vpdev) > 0)
 		vfio_pci_intx_signal(vpdev);
 	mutex_unlock(&vpdev->igate);
@@ -540,13 +557,17 @@ static void vfio_pci_msi_vector_release(struct vfio_pci_ng_device *vpdev,
 					unsigned int vector)
 {
 	struct vfio_pci_irq_ctx *ctx = &vpdev->ctx[vector];
+	pci_power_t state;
 	u16 cmd;
 
 	irq_bypass_unregister_producer(&ctx->producer);
-	/* free_irq() masks the vector in the MSI-X table: decode must be on. */
-	cmd = vfio_pci_memory_lock_and_enable(vpdev);
+	/*
+	 * free_irq() masks the vector in the MSI-X table: decode on and D0.
+	 * The IRQ is freed even if D0 cannot be reached.
+	 */
+	vfio_pci_memory_lock_and_wake(vpdev, &cmd, &state);
 	free_irq(ctx->irq, ctx->trigger);
-	vfio_pci_memory_unlock_and_restore(vpdev, cmd);
+	vfio_pci_memory_unlock_and_sleep(vpdev, cmd, state);
 	eventfd_ctx_put(ctx->trigger);
 	ctx->trigger = NULL;
 	kfree(ctx->name);
@@ -563,6 +584,7 @@ static int vfio_pci_msi_vector_set(struct vfio_pci_ng_device *vpdev,
 {
 	struct vfio_pci_irq_ctx *ctx = &vpdev->ctx[vector];
 	struct pci_dev *pdev = vpdev->pdev;
+	pci_power_t state;
 	int irq, ret;
 	u16 cmd;
 
@@ -571,7 +593,10 @@ static int vfio_pci_msi_vector_set(struct vfio_pci_ng_device *vpdev,
 	if (!trigger)
 		return 0;
 
-	cmd = vfio_pci_memory_lock_and_enable(vpdev);
+	/* The PCI core writes the MSI-X table: decode on, and D0. */
+	ret = vfio_pci_memory_lock_and_wake(vpdev, &cmd, &state);
+	if (ret)
+		goto err_unlock;
 	irq = vfio_pci_msi_vector_irq(vpdev, vector, msix);
 	if (irq < 0) {
 		ret = irq;
@@ -600,7 +625,7 @@ static int vfio_pci_msi_vector_set(struct vfio_pci_ng_device *vpdev,
 	ret = request_irq(irq, vfio_pci_msi_handler, 0, ctx->name, trigger);
 	if (ret)
 		goto err_name;
-	vfio_pci_memory_unlock_and_restore(vpdev, cmd);
+	vfio_pci_memory_unlock_and_sleep(vpdev, cmd, state);
 
 	ctx->irq = irq;
 	ctx->trigger = trigger;
@@ -614,7 +639,7 @@ err_name:
 	kfree(ctx->name);
 	ctx->name = NULL;
 err_unlock:
-	vfio_pci_memory_unlock_and_restore(vpdev, cmd);
+	vfio_pci_memory_unlock_and_sleep(vpdev, cmd, state);
 	eventfd_ctx_put(trigger);
 	return ret;
 }
@@ -674,6 +699,7 @@ out_put:
 static void vfio_pci_msi_disable(struct vfio_pci_ng_device *vpdev, bool msix)
 {
 	struct pci_dev *pdev = vpdev->pdev;
+	pci_power_t state;
 	unsigned int i;
 	u16 cmd;
 
@@ -681,9 +707,10 @@ static void vfio_pci_msi_disable(struct vfio_pci_ng_device *vpdev, bool msix)
 		if (vpdev->ctx[i].trigger)
 			vfio_pci_msi_vector_release(vpdev, i);
 
-	cmd = vfio_pci_memory_lock_and_enable(vpdev);
+	/* Disabling MSI-X masks every table entry: decode on, and D0. */
+	vfio_pci_memory_lock_and_wake(vpdev, &cmd, &state);
 	pci_free_irq_vectors(pdev);
-	vfio_pci_memory_unlock_and_restore(vpdev, cmd);
+	vfio_pci_memory_unlock_and_sleep(vpdev, cmd, state);
 
 	/*
 	 * Disabling MSI/MSI-X clears DisINTx in the PCI core; put INTx back
@@ -988,7 +1015,9 @@ int vfio_pci_irq_count(struct vfio_pci_ng_device *vpdev, unsigned int index)
 		    pci_read_config_word(pdev, pdev->msix_cap + PCI_MSIX_FLAGS,
 					 &flags))
 			return 0;
-		return (flags & PCI_MSIX_FLAGS_QSIZE) + 1;
+		/* No more vectors than the table protected since open. */
+		return min_t(int, (flags & PCI_MSIX_FLAGS_QSIZE) + 1,
+			     vpdev->msix_size / PCI_MSIX_ENTRY_SIZE);
 	case VFIO_PCI_ERR_IRQ_INDEX:
 		return vpdev->pcie ? 1 : 0;
 	case VFIO_PCI_REQ_IRQ_INDEX:

@@ -87,7 +87,8 @@ struct vfio_pci_vconfig;
  *	wakeup ends.
  * @idle_d3: the device may sleep while unused (!disable_idle_d3 at probe).
  * @pm_runtime_engaged: userspace put the open device in low power.
- * @pm_intx_masked: runtime suspend masked INTx; resume unmasks it.
+ * @pm_intx_masked: runtime suspend masked INTx, which stays masked until
+ *	resume; under @irqlock.
  * @sriov_active: the PF has VFs: it must stay in D0.
  * @vf_token: PF only: the VF token shared with the users of its VFs.
  * @sriov_pf: VF only: our PF device, when the PF is bound to us.
@@ -208,11 +209,17 @@ int vfio_pci_command_update(struct vfio_pci_ng_device *vpdev, u16 clear,
 u16 vfio_pci_memory_lock_and_enable(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_memory_unlock_and_restore(struct vfio_pci_ng_device *vpdev,
 					u16 cmd);
+int vfio_pci_memory_lock_and_wake(struct vfio_pci_ng_device *vpdev, u16 *cmd,
+				  pci_power_t *state);
+void vfio_pci_memory_unlock_and_sleep(struct vfio_pci_ng_device *vpdev,
+				      u16 cmd, pci_power_t state);
 void vfio_pci_probe_mmaps(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_release_mmap_reservations(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_zap_and_down_write_memory_lock(struct vfio_pci_ng_device *vpdev);
 int vfio_pci_set_power_state(struct vfio_pci_ng_device *vpdev,
 			     pci_power_t state);
+int vfio_pci_set_power_state_locked(struct vfio_pci_ng_device *vpdev,
+				    pci_power_t state);
 
 /* vfio_pci_intrs.c */
 int vfio_pci_irq_count(struct vfio_pci_ng_device *vpdev, unsigned int index);
@@ -223,8 +230,8 @@ long vfio_pci_ioctl_set_irqs(struct vfio_pci_ng_device *vpdev,
 void vfio_pci_irqs_teardown(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_signal_err(struct vfio_pci_ng_device *vpdev);
 bool vfio_pci_signal_req(struct vfio_pci_ng_device *vpdev);
-bool vfio_pci_intx_mask(struct vfio_pci_ng_device *vpdev);
-void vfio_pci_intx_unmask(struct vfio_pci_ng_device *vpdev);
+void vfio_pci_intx_pm_mask(struct vfio_pci_ng_device *vpdev);
+void vfio_pci_intx_pm_unmask(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_intx_virt_disable(struct vfio_pci_ng_device *vpdev, bool disable);
 
 /* vfio_pci_rdwr.c */

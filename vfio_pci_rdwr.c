@@ -405,21 +405,29 @@ static ssize_t vfio_pci_bar_rw(struct vfio_pci_ng_device *vpdev,
 /*
  * A chunk of a legacy VGA window, with the arbiter routing it to this
  * device for the duration.  Not gated by memory decode, as in-tree: the
- * arbiter enables the decode it needs itself.
+ * arbiter enables the decode it needs itself.  The memory lock, held for
+ * reading, keeps resets, power transitions and config writes of the
+ * command register out while the arbiter changes decode; outside D0 the
+ * function would not answer (beyond in-tree, which does not check).
  */
 static int vfio_pci_vga_access(struct vfio_pci_ng_device *vpdev,
 			       const struct vfio_pci_rw_window *win, u8 *kbuf,
 			       loff_t pos, size_t len, bool iswrite)
 {
-	int ret;
+	int ret = -EIO;
 
+	down_read(&vpdev->memory_lock);
+	if (vpdev->pdev->current_state != PCI_D0)
+		goto out;
 	ret = vga_get_interruptible(vpdev->pdev, win->vga_rsrc);
 	if (ret)
-		return ret;
+		goto out;
 	vfio_pci_do_io(vpdev, win->bar, win->io, kbuf, pos, len, iswrite,
 		       false);
 	vga_put(vpdev->pdev, win->vga_rsrc);
-	return 0;
+out:
+	up_read(&vpdev->memory_lock);
+	return ret;
 }
 
 /*
@@ -573,6 +581,18 @@ static void vfio_pci_ioeventfd_do_write(struct vfio_pci_ioeventfd *ioeventfd)
 }
 
 /*
+ * Memory lock held for reading.  An ioeventfd holds no runtime PM reference
+ * (it fires from any context): in a low power state entered by the feature
+ * the PCI core moves the function to D3 and back outside the memory lock,
+ * so the write is dropped, like one with memory decode off.
+ */
+static bool vfio_pci_ioeventfd_may_write(struct vfio_pci_ng_device *vpdev)
+{
+	return !READ_ONCE(vpdev->pm_runtime_engaged) &&
+	       vfio_pci_memory_enabled(vpdev);
+}
+
+/*
  * Runs from the eventfd's wakeup, in atomic context: it may only try the
  * memory lock.  Returning 1 makes virqfd run the thread handler instead.
  */
@@ -587,7 +607,7 @@ static int vfio_pci_ioeventfd_handler(void *opaque, void *unused)
 	}
 	if (!down_read_trylock(&vpdev->memory_lock))
 		return 1;
-	if (vfio_pci_memory_enabled(vpdev))
+	if (vfio_pci_ioeventfd_may_write(vpdev))
 		vfio_pci_ioeventfd_do_write(ioeventfd);
 	up_read(&vpdev->memory_lock);
 	return 0;
@@ -599,7 +619,7 @@ static void vfio_pci_ioeventfd_thread(void *opaque, void *unused)
 	struct vfio_pci_ng_device *vpdev = ioeventfd->vpdev;
 
 	down_read(&vpdev->memory_lock);
-	if (vfio_pci_memory_enabled(vpdev))
+	if (vfio_pci_ioeventfd_may_write(vpdev))
 		vfio_pci_ioeventfd_do_write(ioeventfd);
 	up_read(&vpdev->memory_lock);
 }
