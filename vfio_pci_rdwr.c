@@ -107,9 +107,14 @@ static __always_inline void vfio_pci_iowrite(const u8 *kbuf,
 	__le32 v32;
 	__le16 v16;
 
+	/*
+	 * iowrite64()/ioread64(): one 64-bit MMIO access (two 32-bit ones on
+	 * I/O ports), as in-tree.  Not the *_lo_hi() names: on 7.3 they are
+	 * always two 32-bit accesses (the library's became __*_lo_hi()).
+	 */
 	if (sz == 8) {
 		memcpy(&v64, kbuf, 8);
-		iowrite64_lo_hi(le64_to_cpu(v64), addr);
+		iowrite64(le64_to_cpu(v64), addr);
 	} else if (sz == 4) {
 		memcpy(&v32, kbuf, 4);
 		iowrite32(le32_to_cpu(v32), addr);
@@ -129,7 +134,7 @@ static __always_inline void vfio_pci_ioread(u8 *kbuf, void __iomem *addr,
 	__le16 v16;
 
 	if (sz == 8) {
-		v64 = cpu_to_le64(ioread64_lo_hi(addr));
+		v64 = cpu_to_le64(ioread64(addr));
 		memcpy(kbuf, &v64, 8);
 	} else if (sz == 4) {
 		v32 = cpu_to_le32(ioread32(addr));
