@@ -1352,6 +1352,9 @@ int vt_map_copy(volatile void *map, void *buf, size_t len, unsigned int width, b
 		case 4:
 			COPY_AS(uint32_t);
 			break;
+		case 2:
+			COPY_AS(uint16_t);
+			break;
 		default:
 			COPY_AS(uint8_t);
 		}

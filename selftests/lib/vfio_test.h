@@ -364,7 +364,7 @@ void vt_fault_handler_install(void);
 
 /*
  * Copy len bytes between a mapping and buf, in accesses of `width` bytes
- * (8, 4, else 1; len a multiple of it) at increasing addresses: loads from
+ * (8, 4, 2, else 1; len a multiple of it) at increasing addresses: loads from
  * the mapping into buf, or stores from buf into the mapping when `store`.
  * Returns 0, or the signal (SIGBUS, SIGSEGV) that stopped the copy part way.
  */
