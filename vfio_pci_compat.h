@@ -220,13 +220,15 @@ static inline void vfio_pci_compat_vm_flags_set(struct vm_area_struct *vma,
 /*
  * A vfio core with the get_region_info_caps op handles
  * VFIO_DEVICE_GET_REGION_INFO itself and never passes it to the driver's
- * ioctl: without the op every region reads as absent (-EINVAL).
+ * ioctl: without the op every region reads as absent (-EINVAL).  The op is
+ * vfio_pci_get_region_info_caps() (vfio_pci_core.c), which our ioctl uses
+ * on older kernels.
  */
 #ifdef VFIO_PCI_HAVE_VFIO_GET_REGION_INFO_CAPS
-#define VFIO_PCI_COMPAT_REGION_INFO_OPS(fn)				\
-	.get_region_info_caps	= (fn),
+#define VFIO_PCI_COMPAT_REGION_INFO_OPS					\
+	.get_region_info_caps	= vfio_pci_get_region_info_caps,
 #else
-#define VFIO_PCI_COMPAT_REGION_INFO_OPS(fn)
+#define VFIO_PCI_COMPAT_REGION_INFO_OPS
 #endif
 
 /*

@@ -2160,7 +2160,7 @@ static const struct vfio_device_ops vfio_pci_ops = {
 	.request	= vfio_pci_request,
 	.device_feature	= vfio_pci_device_feature,
 	.match		= vfio_pci_match,
-	VFIO_PCI_COMPAT_REGION_INFO_OPS(vfio_pci_get_region_info_caps)
+	VFIO_PCI_COMPAT_REGION_INFO_OPS
 	VFIO_PCI_COMPAT_IOMMUFD_OPS
 };
 
