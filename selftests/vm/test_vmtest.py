@@ -293,6 +293,24 @@ class ModuleInfo(unittest.TestCase):
         self.assertEqual(vmtest.module_depends(info), ['vfio_pci_core', 'vfio'])
         self.assertEqual(vmtest.module_depends(vmtest.modinfo(self.elf(b'depends=\0'))), [])
 
+    def test_inject_module(self):
+        """vt_inject.ko: shipped when built for the kernel; a missing or
+        stale default is left out, an explicit one must fit."""
+        kernel = vmtest.Kernel('nokernel', '', '', '6.12.1-test')
+        tree = type('Tree', (), {'kernel': kernel})()
+        with tempfile.TemporaryDirectory() as tmp:
+            fits, stale = os.path.join(tmp, 'fits.ko'), os.path.join(tmp, 'stale.ko')
+            with open(fits, 'wb') as f:
+                f.write(self.elf(b'vermagic=6.12.1-test SMP\0'))
+            with open(stale, 'wb') as f:
+                f.write(self.elf(b'vermagic=6.1.0-1-amd64 SMP\0'))
+            self.assertEqual(vmtest._inject_module(tree, fits), fits)
+            self.assertIsNone(vmtest._inject_module(tree, None))  # no build/nokernel/
+            with self.assertRaises(vmtest.SetupError):
+                vmtest._inject_module(tree, stale)
+            with self.assertRaises(vmtest.SetupError):
+                vmtest._inject_module(tree, os.path.join(tmp, 'missing.ko'))
+
     def test_module_file_names(self):
         self.assertEqual(vmtest._split_module_file('vfio-pci-core.ko.xz'), ('vfio_pci_core', '.xz'))
         self.assertEqual(vmtest._split_module_file('vfio.ko'), ('vfio', ''))
