@@ -221,7 +221,12 @@ prepare_backport() {
 	local name=$1 re hdrpkg rel ver h dir start
 	start=$(date +%s)
 	re=$(backport_headers_re "$name")
-	"$here/apt-private.sh" update
+	if ! "$here/apt-private.sh" update; then
+		# Offline: what was prepared last stays in use.
+		[ -f "$CACHE/debian-$name/.done" ] || die "cannot reach the archive for $name"
+		log "cannot refresh the package lists; keeping $(readlink "$CACHE/debian-$name")"
+		return 0
+	fi
 	hdrpkg=$("$here/apt-private.sh" newest "$re") || true
 	[ -n "$hdrpkg" ] || die "no package matches $re"
 	rel=${hdrpkg#linux-headers-}
