@@ -18,6 +18,10 @@
 #                                      prints the path of each .deb
 #   apt-private.sh newest REGEX        newest package name matching REGEX
 #                                      (whole name, extended regex)
+#   apt-private.sh source PKG          download the Debian source package PKG
+#                                      (name or name=version, from the suites
+#                                      of $SRC_SUITES) into the private cache,
+#                                      unless already there; prints the .dsc
 #
 # The archive address is not written down anywhere: it is the one that the
 # machine's own apt sources use for the Debian release it runs (the entry
@@ -33,6 +37,9 @@ set -euo pipefail
 CACHE=${VFIO_NG_CACHE:-/var/cache/vfio-pci-ng}
 APTDIR=$CACHE/apt-private
 SUITES=${VFIO_NG_APT_SUITES:-"trixie-backports sid"}
+# Suites whose source packages are listed too (sparse from sid, see
+# scripts/sparse.sh).
+SRC_SUITES=${VFIO_NG_APT_SRC_SUITES:-"sid"}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
 die() { echo "apt-private.sh: $*" >&2; exit 1; }
@@ -57,7 +64,7 @@ archive_uri() {
 # Directories and the sources list; rewritten when the address changed.
 setup_dirs() {
 	local uri list s
-	mkdir -p "$APTDIR"/{etc/sources.list.d,etc/preferences.d,lists/partial,cache/archives/partial,state}
+	mkdir -p "$APTDIR"/{etc/sources.list.d,etc/preferences.d,lists/partial,cache/archives/partial,state,sources}
 	: > "$APTDIR/state/status.tmp"
 	[ -f "$APTDIR/state/status" ] || mv "$APTDIR/state/status.tmp" "$APTDIR/state/status"
 	rm -f "$APTDIR/state/status.tmp"
@@ -68,6 +75,9 @@ setup_dirs() {
 	uri=$(archive_uri)
 	list=$(for s in $SUITES; do
 		echo "deb [arch=amd64 signed-by=$KEYRING] $uri $s main"
+	done
+	for s in $SRC_SUITES; do
+		echo "deb-src [signed-by=$KEYRING] $uri $s main"
 	done)
 	if [ "$(cat "$APTDIR/etc/sources.list" 2>/dev/null)" != "$list" ]; then
 		echo "$list" > "$APTDIR/etc/sources.list"
@@ -144,6 +154,35 @@ download() {
 	done
 }
 
+# The source package $1 into $APTDIR/sources/NAME_VERSION (.dsc, tarballs;
+# signatures checked by apt against the Sources index).
+source_pkg() {
+	local p=$1 name rec ver dir dsc
+	update
+	name=${p%%=*}
+	rec=$(apt-cache "${apt_opts[@]}" showsrc --only-source "$name" 2>/dev/null) ||
+		die "no source package $name in $SRC_SUITES"
+	if [ "$p" != "$name" ]; then
+		ver=${p#*=}
+	else
+		ver=$(sed -n 's/^Version: //p' <<<"$rec" | sort -V | tail -n 1)
+	fi
+	[ -n "$ver" ] || die "no source package $p in $SRC_SUITES"
+	dir=$APTDIR/sources/${name}_${ver//:/%3a}
+	dsc=$dir/${name}_${ver#*:}.dsc
+	if [ ! -f "$dir/.done" ]; then
+		log "downloading the source of $name $ver"
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		[ "$(id -u)" = 0 ] && getent passwd _apt >/dev/null && chown _apt "$dir"
+		(cd "$dir" && apt-get "${apt_opts[@]}" -q source --download-only \
+			"$name=$ver" >/dev/null) || die "download of the source $name=$ver failed"
+		[ -f "$dsc" ] || die "no $dsc after the download"
+		touch "$dir/.done"
+	fi
+	echo "$dsc"
+}
+
 cmd=${1:-}
 shift || true
 case $cmd in
@@ -152,5 +191,6 @@ apt-get) setup_dirs; apt-get "${apt_opts[@]}" "$@" ;;
 apt-cache) setup_dirs; apt-cache "${apt_opts[@]}" "$@" ;;
 download) download "$@" ;;
 newest) newest "$1" ;;
-*) die "usage: apt-private.sh update [--force] | apt-get ARGS | apt-cache ARGS | download PKG... | newest REGEX" ;;
+source) source_pkg "$1" ;;
+*) die "usage: apt-private.sh update [--force] | apt-get ARGS | apt-cache ARGS | download PKG... | newest REGEX | source PKG" ;;
 esac

@@ -8,7 +8,8 @@
 #
 # The sources are symlinked into OUTDIR so that several kernels build side
 # by side; the compat probes run when the kernel tree or the probe script
-# changed.  Always W=1; "sparse" adds C=2.  Any compiler or sparse warning
+# changed.  Always W=1; "sparse" adds C=2 with the sparse of
+# scripts/sparse.sh.  Any compiler or sparse warning
 # fails the build.
 
 set -euo pipefail
@@ -34,7 +35,12 @@ if [ ! -f "$out/vfio_pci_compat_probes.h" ] || [ "$(cat "$stamp" 2>/dev/null)" !
 fi
 
 args=(W=1)
-[ "$check" = sparse ] && args+=(C=2)
+# sparse: the one scripts/sparse.sh builds from Debian's newest source
+# package, for every kernel (7.x rejects Debian 12's sparse 0.6.4).
+if [ "$check" = sparse ]; then
+	sparse=$("$top/scripts/sparse.sh" path) || exit 1
+	args+=(C=2 CHECK="$sparse")
+fi
 
 # make modules in DIR (M=DIR); any compiler or sparse warning fails.
 kbuild() {
@@ -48,8 +54,8 @@ kbuild() {
 		echo "build-module: warnings for $kdir (see $log)" >&2
 		exit 1
 	fi
-	# Kbuild skips a checker it finds too old (7.x needs a newer sparse
-	# than Debian 12's) with a note that is not a warning.
+	# Kbuild skips a checker it finds too old (Linux 6.14+ needs a newer
+	# sparse than Debian 12's) with a note that is not a warning.
 	if grep -E 'specified, but .* is not available or not up to date' "$log" >&2; then
 		echo "build-module: sparse did not run for $kdir" >&2
 		exit 1
