@@ -5,8 +5,10 @@
 #   make                 build vfio-pci.ko for every kernel of the matrix
 #   make KDIR=<dir>      build for one kernel build tree (into build/custom)
 #   make run             set up, build, boot a VM with our driver, run the demo
-#   make check           set up, build (W=1 + sparse), checkpatch, then every
-#                        test on every kernel, with our driver and the in-tree one
+#   make check           set up, build (W=1 + sparse) for the matrix and the
+#                        compile-only kernels, checkpatch, then every test on
+#                        every kernel of the matrix, with our driver and the
+#                        in-tree one
 #   make bench           set up, build, then benchmark our driver against the
 #                        in-tree one on every kernel (one VM boot per kernel;
 #                        never fails on a timing)
@@ -17,6 +19,8 @@
 # (default /var/cache/vfio-pci-ng), outside the work tree.
 
 KERNELS ?= $(shell scripts/kernels.sh list)
+# Built for by make check and make setup, never booted (kernels.sh list --compile).
+COMPILE_KERNELS ?= $(shell scripts/kernels.sh list --compile)
 RUN_KERNEL ?= 6.12
 PYTHON ?= python3
 
@@ -34,7 +38,8 @@ sparse-%:
 	scripts/build-module.sh "$$(scripts/kernels.sh kdir $*)" build/$* sparse
 
 setup:
-	scripts/setup.sh $(KERNELS)
+	scripts/setup.sh $(KERNELS) $(COMPILE_KERNELS)
+	scripts/sparse.sh path >/dev/null
 
 selftests:
 	$(MAKE) -C selftests
@@ -50,8 +55,8 @@ run:
 		--cmd /tests/vfio-demo
 
 check:
-	scripts/setup.sh $(KERNELS)
-	$(MAKE) $(addprefix sparse-,$(KERNELS)) selftests checkpatch
+	scripts/setup.sh $(KERNELS) $(COMPILE_KERNELS)
+	$(MAKE) $(addprefix sparse-,$(KERNELS) $(COMPILE_KERNELS)) selftests checkpatch
 	$(PYTHON) selftests/check.py --kernels "$(KERNELS)"
 
 bench:

@@ -3,8 +3,9 @@
 #
 # The kernel matrix: where each kernel's build tree, boot image and modules are.
 #
-#   kernels.sh list [--all]         names of the kernels in the matrix
-#                                   (--all: and the opt-in ones)
+#   kernels.sh list [--all|--compile]  names of the kernels in the matrix
+#                                   (--all: and the opt-in ones; --compile:
+#                                   the compile-only ones instead)
 #   kernels.sh prepare [NAME...]    fetch/extract/build what is missing (idempotent)
 #   kernels.sh kdir NAME            module build directory (KDIR) of NAME
 #   kernels.sh vmlinux NAME         uncompressed vmlinux to boot under QEMU
@@ -29,6 +30,11 @@
 #          on Debian 12: it wants gcc-14 and its flags, glibc 2.38 for modpost,
 #          objtool and resolve_btfids, and pahole 1.30.
 #
+# Compile-only kernels (kernels.sh list --compile): built for on every make
+# check (W=1, sparse), never booted.
+#   7.2    Debian's newest 7.2 from sid (linux-headers-7.2.*+deb14-amd64),
+#          prepared like 7.3 but without the image and its modules.
+#
 # Everything lands in $VFIO_NG_CACHE (default /var/cache/vfio-pci-ng), outside
 # the work tree; the debug kernel is keyed by source version and fragment hash,
 # an opt-in Debian kernel by package version and preparation recipe (a symlink
@@ -40,6 +46,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 CACHE=${VFIO_NG_CACHE:-/var/cache/vfio-pci-ng}
 MATRIX="6.1 6.12 debug"
 OPTIN="7.3"
+COMPILE="7.2"
 
 die() { echo "kernels.sh: $*" >&2; exit 1; }
 log() { echo "kernels.sh: $*" >&2; }
@@ -56,11 +63,15 @@ newest_headers() {
 backport_headers_re() {
 	case $1 in
 	7.3) echo 'linux-headers-7\.3\.[0-9]+\+deb13-amd64' ;;
+	7.2) echo 'linux-headers-7\.2\.[0-9]+\+deb14-amd64' ;;
 	*) return 1 ;;
 	esac
 }
 
 is_backport() { backport_headers_re "$1" >/dev/null; }
+
+# A kernel that is only built for, never booted.
+is_compile_only() { case " $COMPILE " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # The prepared tree of an opt-in kernel (through its symlink).
 backport_dir() {
@@ -182,26 +193,30 @@ prepare_debug() {
 
 # An opt-in Debian kernel into $1 (see the top of this file).
 build_backport() {
-	local dir=$1 name=$2 rel=$3 ver=$4 jobs hdr debs
+	local dir=$1 name=$2 rel=$3 ver=$4 jobs hdr debs pkgs
 	jobs=$(($(nproc) + 1))
 	rm -rf "$dir/headers" "$dir/root" "$dir/src" "$dir/obj"
 	mkdir -p "$dir/headers" "$dir/root" "$dir/src" "$dir/obj"
-	mapfile -t debs < <("$here/apt-private.sh" download "linux-headers-$rel=$ver" \
-		"linux-binary-$rel=$ver" "linux-modules-$rel=$ver" "linux-source-$name=$ver")
-	[ ${#debs[@]} -eq 4 ] || die "download of the $rel packages failed"
+	# Headers and source first; the image and its modules unless the
+	# kernel is compile-only.
+	pkgs=("linux-headers-$rel=$ver" "linux-source-$name=$ver")
+	is_compile_only "$name" || pkgs+=("linux-binary-$rel=$ver" "linux-modules-$rel=$ver")
+	mapfile -t debs < <("$here/apt-private.sh" download "${pkgs[@]}")
+	[ ${#debs[@]} -eq ${#pkgs[@]} ] || die "download of the $rel packages failed"
 	echo "packages: ${debs[*]##*/}"
 
-	# The image and its modules.
 	dpkg-deb -x "${debs[0]}" "$dir/headers"
-	dpkg-deb -x "${debs[1]}" "$dir/root"
-	dpkg-deb -x "${debs[2]}" "$dir/root"
-	ln -sfn "root/usr/lib/modules/$rel" "$dir/modules"
-	extract_vmlinux "$dir/modules/vmlinuz" "$dir/vmlinux"
+	if ! is_compile_only "$name"; then
+		dpkg-deb -x "${debs[2]}" "$dir/root"
+		dpkg-deb -x "${debs[3]}" "$dir/root"
+		ln -sfn "root/usr/lib/modules/$rel" "$dir/modules"
+		extract_vmlinux "$dir/modules/vmlinuz" "$dir/vmlinux"
+	fi
 	echo "$rel" > "$dir/release"
 
 	# The build tree: Debian's source and config, this machine's compiler.
 	hdr=$dir/headers/usr/src/linux-headers-$rel
-	dpkg-deb --fsys-tarfile "${debs[3]}" |
+	dpkg-deb --fsys-tarfile "${debs[1]}" |
 		tar -xO "./usr/src/linux-source-$name.tar.xz" |
 		tar -xJ -C "$dir/src" --strip-components=1
 	cp "$hdr/.config" "$dir/obj/.config"
@@ -251,7 +266,11 @@ prepare_backport() {
 cmd=${1:-list}
 shift || true
 case $cmd in
-list) if [ "${1:-}" = --all ]; then echo "$MATRIX $OPTIN"; else echo "$MATRIX"; fi ;;
+list) case ${1:-} in
+	--all) echo "$MATRIX $OPTIN" ;;
+	--compile) echo "$COMPILE" ;;
+	*) echo "$MATRIX" ;;
+	esac ;;
 prepare)
 	mkdir -p "$CACHE"
 	for k in ${*:-$MATRIX}; do
