@@ -448,6 +448,7 @@ struct kind {
 	int id_bar;		/* a register that reads the same always, -1: none */
 	uint32_t id_off, id_len, id_mask;	/* id_len 0: 4 bytes */
 	uint32_t id_const;	/* its value, 0: as read at the first open */
+	uint32_t id_sentinel;	/* written there first (a RAM BAR), 0: none */
 	bool id_invariant;	/* successful reads during the chaos must match */
 	int ram_bar;		/* a BAR backed by RAM, -1: none */
 	bool no_vndr_writes;	/* vendor capabilities reach the BARs: leave them */
@@ -713,16 +714,22 @@ static const struct kind kinds[] = {
 	},
 	{
 		.name = "pci-testdev", .vendor = 0x1b36, .device = 0x0005,
-		.pol = { [0] = ANY, [1] = ANY, [2] = ANY },
-		/* the selected test's name: the chaos selects others */
-		.id_bar = 0, .id_off = 16, .id_mask = ~0u, .ram_bar = -1,
+		/* not the test number (offset 0), which selects the header */
+		.pol = { [0] = { { { 1, UINT64_MAX } } }, [1] = { { { 1, UINT64_MAX } } },
+			 [2] = ANY },
+		/* the name of the test selected by prep */
+		.id_bar = 0, .id_off = 16, .id_mask = ~0u, .id_invariant = true, .ram_bar = -1,
 		.prep = testdev_prep,
 	},
 	{
 		.name = "ivshmem", .vendor = 0x1af4, .device = 0x1110,
-		.pol = { [0] = ANY, [2] = ANY },
-		/* IVPOSITION, read-only */
-		.id_bar = 0, .id_off = 8, .id_mask = ~0u, .id_invariant = true, .ram_bar = 2,
+		/*
+		 * A sentinel in the RAM BAR, never written by the chaos: QEMU
+		 * answers 0 with decode off, which IVPOSITION (0) would not show.
+		 */
+		.pol = { [0] = ANY, [2] = { { { 0, 0x1000 }, { 0x1004, UINT64_MAX } } } },
+		.id_bar = 2, .id_off = 0x1000, .id_mask = ~0u, .id_const = 0x1badcafe,
+		.id_sentinel = 0x1badcafe, .id_invariant = true, .ram_bar = 2,
 	},
 	{
 		.name = "nvme", .vendor = 0x1b36, .device = 0x0010,
@@ -2224,6 +2231,8 @@ static bool facts(struct chaos *c)
 	set_cmd(c->dev, cmd_bits(c));
 	if (c->k->prep)
 		c->k->prep(c);
+	if (c->k->id_sentinel)
+		wr(c->dev, &c->k->id_sentinel, 4, R((uint32_t)c->k->id_bar) + c->k->id_off);
 	if (c->k->id_bar >= 0) {
 		int err = id_pread(c->k, c->dev, &v);
 
