@@ -4,7 +4,9 @@
  *
  * Every difference is keyed on a feature probe (VFIO_PCI_HAVE_*, generated
  * into vfio_pci_compat_probes.h by scripts/compat-probe.sh at build time),
- * never on a version number.
+ * never on a version number in the code.  One probe is a version test: a
+ * behaviour of the in-tree vfio-pci that we follow and that no interface
+ * reveals (VFIO_PCI_COMPAT_ERR_IRQ_CONVENTIONAL below).
  */
 #ifndef VFIO_PCI_COMPAT_H
 #define VFIO_PCI_COMPAT_H
@@ -250,6 +252,24 @@ static inline void vfio_pci_compat_vm_flags_set(struct vm_area_struct *vma,
 	VFIO_PCI_COMPAT_DETACH_IOAS
 #else
 #define VFIO_PCI_COMPAT_IOMMUFD_OPS
+#endif
+
+/*
+ * The ERR irq (VFIO_PCI_ERR_IRQ_INDEX) on a conventional PCI function.  Up
+ * to 7.2 the in-tree vfio-pci offers it only on PCI Express functions
+ * (GET_IRQ_INFO -EINVAL, count 0, so SET_IRQS -EINVAL elsewhere); the
+ * in-tree vfio-pci of 7.3 offers it on every function (count 1, the
+ * eventfd can be set, looped back and cleared; it fires only on an AER
+ * error, so never on conventional PCI).  This is the driver's behaviour,
+ * not an interface of the vfio core: nothing in the headers changed with
+ * it, so its probe (scripts/compat-probe.sh) tests the version, from the
+ * sources of Debian's 7.2.13 (refuses) and 7.3.4 (offers).  A drop-in
+ * driver answers as the in-tree one of the kernel it runs on.
+ */
+#ifdef VFIO_PCI_HAVE_ERR_IRQ_CONVENTIONAL
+#define VFIO_PCI_COMPAT_ERR_IRQ_CONVENTIONAL	true
+#else
+#define VFIO_PCI_COMPAT_ERR_IRQ_CONVENTIONAL	false
 #endif
 
 #endif /* VFIO_PCI_COMPAT_H */

@@ -61,6 +61,12 @@ static bool vfio_pci_irq_none(struct vfio_pci_ng_device *vpdev)
 	return vpdev->irq_type == VFIO_PCI_NUM_IRQS;
 }
 
+/* The ERR irq is offered as the in-tree vfio-pci of this kernel does. */
+static bool vfio_pci_has_err_irq(struct vfio_pci_ng_device *vpdev)
+{
+	return vpdev->pcie || VFIO_PCI_COMPAT_ERR_IRQ_CONVENTIONAL;
+}
+
 /*
  * INTx
  */
@@ -908,7 +914,8 @@ static int vfio_pci_set_irqs(struct vfio_pci_ng_device *vpdev, u32 flags,
 							data);
 		break;
 	case VFIO_PCI_ERR_IRQ_INDEX:
-		if (action == VFIO_IRQ_SET_ACTION_TRIGGER && vpdev->pcie)
+		if (action == VFIO_IRQ_SET_ACTION_TRIGGER &&
+		    vfio_pci_has_err_irq(vpdev))
 			return vfio_pci_set_single_trigger(vpdev,
 							   &vpdev->err_trigger,
 							   count, flags, data);
@@ -1019,7 +1026,7 @@ int vfio_pci_irq_count(struct vfio_pci_ng_device *vpdev, unsigned int index)
 		return min_t(int, (flags & PCI_MSIX_FLAGS_QSIZE) + 1,
 			     vpdev->msix_size / PCI_MSIX_ENTRY_SIZE);
 	case VFIO_PCI_ERR_IRQ_INDEX:
-		return vpdev->pcie ? 1 : 0;
+		return vfio_pci_has_err_irq(vpdev) ? 1 : 0;
 	case VFIO_PCI_REQ_IRQ_INDEX:
 		return 1;
 	default:
@@ -1044,8 +1051,8 @@ long vfio_pci_ioctl_get_irq_info(struct vfio_pci_ng_device *vpdev,
 		return -EFAULT;
 	if (info.argsz < minsz || info.index >= VFIO_PCI_NUM_IRQS)
 		return -EINVAL;
-	/* Error reporting exists only on PCI Express functions. */
-	if (info.index == VFIO_PCI_ERR_IRQ_INDEX && !vpdev->pcie)
+	/* Error reporting: PCI Express functions (all functions on 7.3+). */
+	if (info.index == VFIO_PCI_ERR_IRQ_INDEX && !vfio_pci_has_err_irq(vpdev))
 		return -EINVAL;
 
 	info.flags = VFIO_IRQ_INFO_EVENTFD;

@@ -102,6 +102,15 @@ probe VFIO_GET_REGION_INFO_CAPS "linux/vfio.h" '
 # A probe that compiles everywhere: when it fails, the tool chain does not
 # work with this tree (missing compiler, host tools that do not run, flags
 # the compiler lacks), and every other answer would be a wrong "no".
+# 7.3+: the in-tree vfio-pci offers the ERR irq on conventional PCI
+# functions too (up to 7.2: PCI Express only).  A behaviour of the in-tree
+# driver that no interface reveals, so the one probe on the version (from
+# the sources of Debian's 7.2.13 and 7.3.4); see vfio_pci_compat.h.
+probe ERR_IRQ_CONVENTIONAL "linux/version.h" '
+#if LINUX_VERSION_CODE < KERNEL_VERSION(7, 3, 0)
+#error "the in-tree vfio-pci of this kernel offers ERR on PCI Express only"
+#endif'
+
 probe BASELINE "linux/kernel.h" ''
 
 {

@@ -369,6 +369,21 @@ bool vt_kernel_is_6_1(void)
 	return uname(&u) == 0 && strncmp(u.release, "6.1.", 4) == 0;
 }
 
+bool vt_kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int ma, mi;
+
+	if (uname(&u) != 0 || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return false;
+	return ma > major || (ma == major && mi >= minor);
+}
+
+bool vt_err_irq_conventional(void)
+{
+	return vt_kernel_at_least(7, 3);
+}
+
 bool vt_slow_kernel(void)
 {
 	return strcmp(vt_kernel(), "debug") == 0;

@@ -119,6 +119,13 @@ bool vt_baseline(void);
 const char *vt_kernel(void);
 /* True on a 6.1 kernel (from VFIO_TEST_KERNEL, else from uname). */
 bool vt_kernel_is_6_1(void);
+/* The running kernel (uname) is MAJOR.MINOR or newer. */
+bool vt_kernel_at_least(int major, int minor);
+/*
+ * The in-tree vfio-pci offers the ERR irq on conventional PCI functions too
+ * (7.3 and later; up to 7.2 only on PCI Express): ours follows it.
+ */
+bool vt_err_irq_conventional(void);
 /*
  * The debug kernel (KASAN, lockdep, kmemleak) under TCG takes seconds for a
  * device open/close: loops scale their counts down there.

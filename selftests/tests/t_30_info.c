@@ -288,6 +288,9 @@ static int irq_count(const struct facts *f, int index)
 		pos = vt_pci_find_cap(f->cfg, len, PCI_CAP_ID_MSIX);
 		return pos ? (vt_le16(f->cfg + pos + 2) & 0x7ff) + 1 : 0;
 	case VFIO_PCI_ERR_IRQ_INDEX:
+		/* PCI Express only, up to 7.2; every function from 7.3 on. */
+		if (vt_err_irq_conventional())
+			return 1;
 		return vt_pci_find_cap(f->cfg, len, PCI_CAP_ID_EXP) ? 1 : -1;
 	default:	/* REQ */
 		return 1;
