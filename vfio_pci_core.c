@@ -610,8 +610,8 @@ static int __vfio_pci_set_power_state(struct vfio_pci_ng_device *vpdev,
 				      pci_power_t state)
 {
 	struct pci_dev *pdev = vpdev->pdev;
-	bool soft_reset = false, down, up;
-	u16 pmcsr;
+	bool soft_reset = false, down, up, have_cmd = false;
+	u16 pmcsr, cmd;
 	int ret;
 
 	lockdep_assert_held_write(&vpdev->memory_lock);
@@ -640,11 +640,24 @@ static int __vfio_pci_set_power_state(struct vfio_pci_ng_device *vpdev,
 			return -ENOMEM;
 	}
 
+	/*
+	 * The user may have written the command register while in D3hot
+	 * (config space works there): that value, not the one saved on the
+	 * way down, is what the function must decode with back in D0, or it
+	 * would come back with memory decode off while the virtual register
+	 * (and so the access checks) says on.  The in-tree driver restores
+	 * the old one.
+	 */
+	if (up && vpdev->pm_save)
+		have_cmd = !pci_read_config_word(pdev, PCI_COMMAND, &cmd);
+
 	ret = pci_set_power_state(pdev, state);
 
 	if (!ret && up && vpdev->pm_save) {
 		pci_load_and_free_saved_state(pdev, &vpdev->pm_save);
 		pci_restore_state(pdev);
+		if (have_cmd)
+			vfio_pci_command_update(vpdev, U16_MAX, cmd, NULL);
 	}
 	return ret;
 }

@@ -15,6 +15,9 @@
  *   takes a new eventfd and is torn down, VFIO_DEVICE_RESET brings the
  *   function back to D0, INTx can be set up, BAR access fails with EIO,
  *   and close then reopen give a working device.
+ * - Memory decode written while in D3hot holds after the return to D0,
+ *   also where the state is restored on the way up (beyond mainline: the
+ *   in-tree driver restores the state saved on the way down).
  * - Command register updates are atomic: INTx masking by ioctl on one
  *   thread and memory-decode writes through config space on another never
  *   undo each other's bit in the hardware (beyond mainline: the in-tree
@@ -49,7 +52,7 @@
 #define STATE_WAIT_MS		5000
 
 #define CASES_OPEN		1	/* per lab device */
-#define CASES_PM		7	/* per PM-capable device */
+#define CASES_PM		8	/* per PM-capable device */
 #define MAX_PM			2
 #define CASES_RACE		1
 
@@ -350,6 +353,46 @@ static void test_d3_intx(struct pmdev *p)
 	close(efd);
 }
 
+/*
+ * Decode written while in D3hot is what the function decodes with back in
+ * D0, also for a function without No_Soft_Reset whose state is restored on
+ * the way up: never memory decode off in the hardware while the user's
+ * register (and so the access checks) says on.
+ */
+static void test_d3_command(struct pmdev *p)
+{
+	uint16_t cmd = 0, hw = 0;
+
+	if (!vt_extension("the in-tree driver restores the command register saved on the way "
+			  "down to D3hot", "%s %s: decode written in D3hot holds in D0",
+			  p->d->name, p->d->bdf))
+		return;
+	vt_begin("%s %s: decode written in D3hot holds in D0", p->d->name, p->d->bdf);
+	if (!vt_check_ret(vt_config_read16(p->v.device, PCI_COMMAND, &cmd), "read command")) {
+		vt_end();
+		return;
+	}
+	cmd &= (uint16_t)~PCI_COMMAND_INTX_DISABLE;
+	for (int on = 1; on >= 0; on--) {
+		uint16_t before = on ? cmd & (uint16_t)~PCI_COMMAND_MEMORY : cmd | PCI_COMMAND_MEMORY;
+		uint16_t after = on ? cmd | PCI_COMMAND_MEMORY : cmd & (uint16_t)~PCI_COMMAND_MEMORY;
+
+		if (!vt_check_ret(vt_config_write16(p->v.device, PCI_COMMAND, before),
+				  "command := %#x in D0", before) ||
+		    !to_d3hot(p) ||
+		    !vt_check_ret(vt_config_write16(p->v.device, PCI_COMMAND, after),
+				  "command := %#x in D3hot", after) ||
+		    !to_d0(p) ||
+		    !vt_check_ret(hw_command(p->d->bdf, &hw), "hardware command"))
+			break;
+		vt_check((hw & PCI_COMMAND_MEMORY) == (after & PCI_COMMAND_MEMORY),
+			 "memory decode %s in the hardware after D0, the user wrote %#x in D3hot "
+			 "(hardware %#x)", hw & PCI_COMMAND_MEMORY ? "on" : "off", after, hw);
+	}
+	vt_config_write16(p->v.device, PCI_COMMAND, cmd | PCI_COMMAND_MEMORY);
+	vt_end();
+}
+
 static void test_d3_bar_and_close(struct pmdev *p)
 {
 	struct vt_resource res[VT_NUM_RESOURCES];
@@ -431,6 +474,7 @@ static void test_pm_device(const struct vt_dev *d)
 	test_d3_live_msix(&p);
 	test_d3_reset(&p);
 	test_d3_intx(&p);
+	test_d3_command(&p);
 	test_d3_bar_and_close(&p);
 	vt_vfio_close(&p.v);
 }
