@@ -4,8 +4,8 @@
 # The kernel matrix: where each kernel's build tree, boot image and modules are.
 #
 #   kernels.sh list [--all|--compile]  names of the kernels in the matrix
-#                                   (--all: and the opt-in ones; --compile:
-#                                   the compile-only ones instead)
+#                                   (--all: and the opt-in ones, none now;
+#                                   --compile: the compile-only ones instead)
 #   kernels.sh prepare [NAME...]    fetch/extract/build what is missing (idempotent)
 #   kernels.sh kdir NAME            module build directory (KDIR) of NAME
 #   kernels.sh vmlinux NAME         uncompressed vmlinux to boot under QEMU
@@ -16,9 +16,6 @@
 #   6.1    Debian 12 stock (linux-headers-amd64 / linux-image-amd64)
 #   6.12   Debian stock 6.12, newest linux-image-6.12.*+deb12-amd64-unsigned
 #   debug  6.12 built here from linux-source-6.12 with scripts/debug-kernel.config
-#
-# Opt-in kernels, not (yet) in the matrix: name them (kernels.sh prepare 7.3,
-# make module-7.3, KERNELS="... 7.3").
 #   7.3    Debian's newest 7.3 from trixie-backports, reached through the
 #          private apt configuration of scripts/apt-private.sh: the binary
 #          image and modules (linux-binary-*, linux-modules-*) to boot, never
@@ -37,15 +34,17 @@
 #
 # Everything lands in $VFIO_NG_CACHE (default /var/cache/vfio-pci-ng), outside
 # the work tree; the debug kernel is keyed by source version and fragment hash,
-# an opt-in Debian kernel by package version and preparation recipe (a symlink
-# $VFIO_NG_CACHE/debian-NAME points at the prepared one).
+# a Debian kernel from another suite (7.3, 7.2) by package version and
+# preparation recipe (a symlink $VFIO_NG_CACHE/debian-NAME points at the
+# prepared one).
 
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 CACHE=${VFIO_NG_CACHE:-/var/cache/vfio-pci-ng}
-MATRIX="6.1 6.12 debug"
-OPTIN="7.3"
+MATRIX="6.1 6.12 debug 7.3"
+# Opt-in kernels: prepared and booted only when named (none at the moment).
+OPTIN=""
 COMPILE="7.2"
 
 die() { echo "kernels.sh: $*" >&2; exit 1; }
@@ -59,7 +58,7 @@ newest_headers() {
 	echo "$d"
 }
 
-# Opt-in Debian kernels: the headers package name pattern of each.
+# Debian kernels from other suites: the headers package name pattern of each.
 backport_headers_re() {
 	case $1 in
 	7.3) echo 'linux-headers-7\.3\.[0-9]+\+deb13-amd64' ;;
@@ -73,7 +72,7 @@ is_backport() { backport_headers_re "$1" >/dev/null; }
 # A kernel that is only built for, never booted.
 is_compile_only() { case " $COMPILE " in *" $1 "*) return 0 ;; esac; return 1; }
 
-# The prepared tree of an opt-in kernel (through its symlink).
+# The prepared tree of such a kernel (through its symlink).
 backport_dir() {
 	local link=$CACHE/debian-$1
 	[ -f "$link/.done" ] || die "kernel $1 is not prepared (scripts/kernels.sh prepare $1)"
@@ -191,7 +190,7 @@ prepare_debug() {
 	log "debug kernel built in $(($(date +%s) - start)) s"
 }
 
-# An opt-in Debian kernel into $1 (see the top of this file).
+# A Debian kernel from another suite into $1 (see the top of this file).
 build_backport() {
 	local dir=$1 name=$2 rel=$3 ver=$4 jobs hdr debs pkgs
 	jobs=$(($(nproc) + 1))
@@ -267,7 +266,7 @@ cmd=${1:-list}
 shift || true
 case $cmd in
 list) case ${1:-} in
-	--all) echo "$MATRIX $OPTIN" ;;
+	--all) echo $MATRIX $OPTIN ;;
 	--compile) echo "$COMPILE" ;;
 	*) echo "$MATRIX" ;;
 	esac ;;
