@@ -706,8 +706,11 @@ static void testdev_prep(struct chaos *c)
 static const struct kind kinds[] = {
 	{
 		.name = "edu", .vendor = 0x1234, .device = 0x11e8,
-		/* 0x80-0x9f: the DMA engine (QEMU 7.2 aborts on a bad transfer) */
-		.pol = { [0] = { { { 0, 0x80 }, { 0xa0, UINT64_MAX } } } },
+		/*
+		 * 0x80-0x9f: the DMA engine (QEMU 7.2 aborts on a bad transfer);
+		 * 0x60-0x63: raise an interrupt (see C_KICK: not handled INTx)
+		 */
+		.pol = { [0] = { { { 0, 0x60 }, { 0x64, 0x80 }, { 0xa0, UINT64_MAX } } } },
 		.id_bar = 0, .id_off = 0, .id_mask = ~0u, .id_const = EDU_ID,
 		.id_invariant = true, .ram_bar = -1,
 		.kick = edu_kick, .quiet = edu_quiet,
@@ -2273,8 +2276,14 @@ static void weights(struct chaos *c, const char *skip, const char *only)
 		c->weight[C_CFG_MSI] = 0;
 	if (!c->msix)
 		c->weight[C_CFG_MSIX] = 0;
-	if (!c->k->kick)
-		c->weight[C_KICK] = 0;
+	/*
+	 * Not run, in either mode: with no interrupt set up, both drivers let
+	 * INTx-disable in the hardware follow the user's virtual bit, so a
+	 * raised INTx nobody handles makes the host disable the shared line
+	 * ("irq N: nobody cared", seen on 6.1 baseline).  A known hole of
+	 * both (Documentation, the audit), to be closed before this returns.
+	 */
+	c->weight[C_KICK] = 0;
 	if (c->k->id_bar < 0)
 		c->weight[C_IDREAD] = 0;
 	for (int i = 0; vt_baseline() && baseline_skips[i].reason; i++) {
