@@ -229,6 +229,30 @@ int vfio_pci_command_update(struct vfio_pci_ng_device *vpdev, u16 clear,
 	return ret;
 }
 
+/*
+ * Memory lock held for writing: turn memory decode on for a kernel access
+ * and return what vfio_pci_decode_restore() needs.  On a failed read,
+ * decode is left as it is and nothing will be restored.
+ */
+static u16 vfio_pci_decode_on(struct vfio_pci_ng_device *vpdev)
+{
+	u16 cmd;
+
+	if (vfio_pci_command_update(vpdev, 0, PCI_COMMAND_MEMORY, &cmd))
+		return PCI_COMMAND_MEMORY;
+	return cmd;
+}
+
+/*
+ * Undo vfio_pci_decode_on(): memory decode only; the other bits may have
+ * changed in between (the PCI core sets INTx-disable when it enables MSI).
+ */
+static void vfio_pci_decode_restore(struct vfio_pci_ng_device *vpdev, u16 cmd)
+{
+	if (!(cmd & PCI_COMMAND_MEMORY))
+		vfio_pci_command_update(vpdev, PCI_COMMAND_MEMORY, 0, NULL);
+}
+
 /**
  * vfio_pci_memory_lock_and_enable() - take the memory lock for a kernel
  *	access that needs memory decode, turning decode on if it is off
@@ -239,13 +263,8 @@ int vfio_pci_command_update(struct vfio_pci_ng_device *vpdev, u16 clear,
  */
 u16 vfio_pci_memory_lock_and_enable(struct vfio_pci_ng_device *vpdev)
 {
-	u16 cmd = PCI_COMMAND_MEMORY;
-
 	down_write(&vpdev->memory_lock);
-	/* On a failed read, leave decode as it is and restore nothing. */
-	if (vfio_pci_command_update(vpdev, 0, PCI_COMMAND_MEMORY, &cmd))
-		cmd = PCI_COMMAND_MEMORY;
-	return cmd;
+	return vfio_pci_decode_on(vpdev);
 }
 
 /**
@@ -259,8 +278,7 @@ u16 vfio_pci_memory_lock_and_enable(struct vfio_pci_ng_device *vpdev)
 void vfio_pci_memory_unlock_and_restore(struct vfio_pci_ng_device *vpdev,
 					u16 cmd)
 {
-	if (!(cmd & PCI_COMMAND_MEMORY))
-		vfio_pci_command_update(vpdev, PCI_COMMAND_MEMORY, 0, NULL);
+	vfio_pci_decode_restore(vpdev, cmd);
 	up_write(&vpdev->memory_lock);
 }
 
@@ -298,9 +316,7 @@ int vfio_pci_memory_lock_and_wake(struct vfio_pci_ng_device *vpdev, u16 *cmd,
 		if (ret)
 			*state = PCI_D0;
 	}
-	*cmd = PCI_COMMAND_MEMORY;
-	if (!ret && vfio_pci_command_update(vpdev, 0, PCI_COMMAND_MEMORY, cmd))
-		*cmd = PCI_COMMAND_MEMORY;
+	*cmd = ret ? PCI_COMMAND_MEMORY : vfio_pci_decode_on(vpdev);
 	return ret;
 }
 
@@ -313,8 +329,7 @@ int vfio_pci_memory_lock_and_wake(struct vfio_pci_ng_device *vpdev, u16 *cmd,
 void vfio_pci_memory_unlock_and_sleep(struct vfio_pci_ng_device *vpdev,
 				      u16 cmd, pci_power_t state)
 {
-	if (!(cmd & PCI_COMMAND_MEMORY))
-		vfio_pci_command_update(vpdev, PCI_COMMAND_MEMORY, 0, NULL);
+	vfio_pci_decode_restore(vpdev, cmd);
 	if (state != PCI_D0)
 		__vfio_pci_set_power_state(vpdev, state);
 	up_write(&vpdev->memory_lock);
