@@ -121,6 +121,17 @@ struct vfio_device_info_cap_pci_atomic_comp {
 #define VFIO_PCI_HAVE_HUGE_PFNMAP 1
 #endif
 
+/*
+ * Without huge PFN mappings, the first fault in a BAR mapping maps the whole
+ * vma with one io_remap_pfn_range(), where the kernel allows it from a fault
+ * handler: before 6.3 (no vm_flags_set()), when remap_pfn_range() did not
+ * yet assert that the mmap lock is held for write.  From 6.3 to 6.11 a
+ * fault fills a PMD-sized block page by page instead.
+ */
+#if !defined(VFIO_PCI_HAVE_HUGE_PFNMAP) && !defined(VFIO_PCI_HAVE_VM_FLAGS_SET)
+#define VFIO_PCI_POPULATE_WHOLE_VMA 1
+#endif
+
 /* Since 6.17 the huge inserts take a plain pfn (pfn_t is gone). */
 #ifdef VFIO_PCI_HAVE_VMF_INSERT_PFN_PLAIN
 #define VFIO_PCI_COMPAT_PFN(pfn)	(pfn)

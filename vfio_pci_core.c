@@ -469,9 +469,13 @@ static void vfio_pci_mapping_fs_exit(void)
 
 static void vfio_pci_zap_bars(struct vfio_pci_ng_device *vpdev)
 {
+	lockdep_assert_held_write(&vpdev->memory_lock);
 	unmap_mapping_range(vfio_pci_mapping(vpdev), 0,
 			    VFIO_PCI_INDEX_TO_OFFSET(VFIO_PCI_ROM_REGION_INDEX),
 			    true);
+#ifdef VFIO_PCI_POPULATE_WHOLE_VMA
+	vpdev->populate_partial = false;	/* every vma is empty now */
+#endif
 }
 
 /**
@@ -502,16 +506,104 @@ static unsigned long vfio_pci_vma_pfn(struct vfio_pci_ng_device *vpdev,
 	       bar_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
 }
 
+#ifdef VFIO_PCI_POPULATE_WHOLE_VMA
+/*
+ * Whole-vma population (kernels without huge PFN mappings that still let a
+ * fault handler call remap_pfn_range(): 6.1).
+ *
+ * The first fault in a vma maps all of it with one io_remap_pfn_range():
+ * one walk of the page tables and, on x86, one PAT memtype reservation for
+ * the range, where inserting page by page looks the memtype up for every
+ * page (17x slower for 1 GiB).  Userspace maps a BAR to use it.
+ *
+ * remap_pfn_range() must never meet a present PTE.  The PTEs of these vmas
+ * come from here, or from fork and mremap copying or moving them along with
+ * the vma; they are removed a whole vma at a time: by the zap of every
+ * mapping under the memory lock, by munmap and exit, and by
+ * vfio_pci_mmap_may_split() before a vma is split.  So a vma is empty or
+ * fully mapped, except after a failed remap (the fault then fills a block
+ * page by page, and @populate_partial stays set until the next zap).  A
+ * population clears the vma first if it may hold PTEs: after a failed
+ * remap, or if its first page is mapped, which the above rules out.  (Not
+ * always: clearing an empty vma whose page tables remain from an earlier
+ * population walks all of them, 10% of a refault.)  Populations are
+ * serialized per device by @populate_lock; a fault that waited for another
+ * population returns at once: the access is retried, and faults again, if
+ * its page is still missing.
+ *
+ * The memory lock is held for read throughout, so the zap, which takes it
+ * for write, either precedes a population (which then sees decode off and
+ * raises SIGBUS) or removes all that it mapped.
+ *
+ * PAT: the whole-vma remap reserves the memtype of the range and marks the
+ * vma VM_PAT; removing the whole vma (zap, munmap, exit) releases it, and
+ * fork reserves the child's own.  A split would leave each part releasing a
+ * range nobody reserved, leaking the reservation (what the in-tree 6.1
+ * driver does); clearing the vma before the split keeps them balanced.
+ */
+static bool vfio_pci_pte_present(struct mm_struct *mm, unsigned long addr)
+{
+	spinlock_t *ptl;	/* the PTE's lock, held by a successful follow_pte() */
+	pte_t *pte;
+
+	if (follow_pte(mm, addr, &pte, &ptl))
+		return false;
+	__acquire(ptl);
+	pte_unmap_unlock(pte, ptl);
+	return true;
+}
+
+static bool vfio_pci_mmap_populate(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct vfio_pci_ng_device *vpdev = vma->vm_private_data;
+	unsigned long seq = READ_ONCE(vpdev->populate_seq);
+	unsigned long len = vma->vm_end - vma->vm_start;
+	int ret;
+
+	mutex_lock(&vpdev->populate_lock);
+	if (vpdev->populate_seq != seq) {
+		mutex_unlock(&vpdev->populate_lock);
+		return true;
+	}
+	if (vpdev->populate_partial ||
+	    vfio_pci_pte_present(vma->vm_mm, vma->vm_start))
+		zap_vma_ptes(vma, vma->vm_start, len);
+	ret = io_remap_pfn_range(vma, vma->vm_start,
+				 vfio_pci_vma_pfn(vpdev, vma, vma->vm_start),
+				 len, vma->vm_page_prot);
+	if (ret)
+		vpdev->populate_partial = true;
+	vpdev->populate_seq++;
+	mutex_unlock(&vpdev->populate_lock);
+	return !ret;
+}
+
+static int vfio_pci_mmap_may_split(struct vm_area_struct *vma,
+				   unsigned long addr)
+{
+	/* The mmap lock is held for write: no fault populates this vma. */
+	zap_vma_ptes(vma, vma->vm_start, vma->vm_end - vma->vm_start);
+	return 0;
+}
+#else
+static bool vfio_pci_mmap_populate(struct vm_fault *vmf)
+{
+	return false;
+}
+#endif
+
 /*
  * Fault in a BAR mapping with entries of PAGE_SIZE << @order bytes.
  *
  * Huge orders (PMD, PUD; where the kernel maps PFNs with them) map the
  * naturally aligned block around the address when it lies inside the vma
  * and its PFNs are aligned too, else fall back to the next smaller order.
- * Order 0 maps the whole PMD-sized block around the address, clipped to
- * the vma: that block could not be mapped huge, and a BAR is mapped to be
- * used, so one fault per block is much cheaper than one per page while the
- * time spent in one fault stays bounded.  Pages already present are kept.
+ * Order 0 maps the whole vma where faults populate whole vmas (above), else
+ * the whole PMD-sized block around the address, clipped to the vma: that
+ * block could not be mapped huge, and a BAR is mapped to be used, so one
+ * fault per block is much cheaper than one per page while the time spent
+ * in one fault stays bounded.  Pages already present are kept.
  */
 static vm_fault_t vfio_pci_mmap_huge_fault(struct vm_fault *vmf,
 					   unsigned int order)
@@ -538,6 +630,10 @@ static vm_fault_t vfio_pci_mmap_huge_fault(struct vm_fault *vmf,
 	}
 	if (order) {
 		ret = vfio_pci_compat_insert_pfn_huge(vmf, pfn, order);
+		goto out;
+	}
+	if (vfio_pci_mmap_populate(vmf)) {
+		ret = VM_FAULT_NOPAGE;
 		goto out;
 	}
 
@@ -567,6 +663,9 @@ static const struct vm_operations_struct vfio_pci_mmap_ops = {
 	.fault = vfio_pci_mmap_fault,
 #ifdef VFIO_PCI_HAVE_HUGE_PFNMAP
 	.huge_fault = vfio_pci_mmap_huge_fault,
+#endif
+#ifdef VFIO_PCI_POPULATE_WHOLE_VMA
+	.may_split = vfio_pci_mmap_may_split,
 #endif
 };
 
@@ -2113,6 +2212,9 @@ static int vfio_pci_init_dev(struct vfio_device *core_vdev)
 	spin_lock_init(&vpdev->irqlock);
 	mutex_init(&vpdev->barmap_lock);
 	mutex_init(&vpdev->ioeventfds_lock);
+#ifdef VFIO_PCI_POPULATE_WHOLE_VMA
+	mutex_init(&vpdev->populate_lock);
+#endif
 	INIT_LIST_HEAD(&vpdev->ioeventfds);
 	INIT_LIST_HEAD(&vpdev->dummy_resources);
 	vpdev->pcie = pci_is_pcie(pdev);
@@ -2132,6 +2234,9 @@ static void vfio_pci_release_dev(struct vfio_device *core_vdev)
 		vfio_pci_devset_key_put(vpdev->set_key);
 	vfio_pci_vf_token_free(vpdev);
 	vfio_pci_mapping_exit(vpdev);
+#ifdef VFIO_PCI_POPULATE_WHOLE_VMA
+	mutex_destroy(&vpdev->populate_lock);
+#endif
 	mutex_destroy(&vpdev->ioeventfds_lock);
 	mutex_destroy(&vpdev->barmap_lock);
 	mutex_destroy(&vpdev->igate);

@@ -98,11 +98,14 @@ METRICS = [
     ('mmap.any_fault_cost', '  of which faults (minus a touch without faults)'),
     ('mmap.any_retouch', '  reference: touch every page again, no fault'),
     ('mmap.any_refault', 'memory off+on (config) + touch every page'),
+    ('mmap.any_refault_toggle', '  of which memory off+on (the zap)'),
     ('mmap.any_munmap', 'munmap'),
     ('mmap.aligned_first_touch', 'same, at an aligned address (1 GiB; 2 MiB if smaller)'),
     ('mmap.aligned_fault_cost', '  of which faults'),
     ('mmap.aligned_refault', 'memory off+on + touch, aligned mapping'),
     ('mmap.aligned_munmap', 'munmap, aligned mapping'),
+    ('mmap.limit_first_touch', 'limit: sysfs resource2 mmap (populated) + touch'),
+    ('mmap.limit_munmap', 'limit: munmap of it'),
     ('irq.msi_round_trip', 'MSI round trip (raise, eventfd, ack)'),
     ('irq.intx_round_trip_ioctl', 'INTx round trip, unmask by ioctl'),
     ('irq.intx_round_trip_eventfd', 'INTx round trip, unmask by eventfd'),
@@ -119,7 +122,7 @@ METRICS = [
 # and when the host deschedules QEMU's vCPU thread the missed ticks land on
 # whatever the guest was doing: under this machine's load kcpu measured the
 # neighbours, not the driver (the icount clock does that job).
-TABLE_HIDDEN = {'mmap.aligned_retouch'}
+TABLE_HIDDEN = {'mmap.aligned_retouch', 'mmap.aligned_refault_toggle'}
 DRIVERS = ('intree', 'ours')
 
 

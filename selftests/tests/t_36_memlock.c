@@ -13,6 +13,10 @@
  * stale mapping would return the ~0 of disabled decode), SIGBUS and EIO
  * must be seen while memory is off, nothing may hang, and the device works
  * at the end.  Run on the debug kernel, lockdep checks the lock order.
+ * On ivshmem's RAM BAR, threads fault mappings in (whole vmas at once where
+ * the driver populates them so) while memory goes off and on: no page may
+ * stay mapped with memory off; and a populated mapping split, moved and
+ * forked keeps its data, with the PAT reservations balanced at the end.
  */
 #define _GNU_SOURCE
 #include "vfio_test.h"
@@ -641,6 +645,277 @@ static void nvme_stress(const struct vt_dev *d, int fd)
 }
 
 /* ------------------------------------------------------------------------ */
+/* ivshmem: populating faults against the zap, and mappings that change shape */
+
+#define IVS_MAPS	4
+#define IVS_MAP_LEN	(16u << 20)
+#define IVS_PAGES	(IVS_MAP_LEN / PAGE)
+#define IVS_TAG(i, p)	(0x5a000000u | ((uint32_t)(i) << 16) | (uint32_t)(p))
+#define IVS_SAMPLES	16	/* pages loaded per mapping while memory is off */
+
+struct pop {
+	volatile uint8_t *map[IVS_MAPS];
+	atomic_bool stop;
+	atomic_ulong ok, sigbus, bad;
+	atomic_uint bad_value;
+};
+
+static uint32_t xorshift(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+/*
+ * Load random pages of the mappings: the first access to a mapping after a
+ * zap faults it in (whole, where the driver populates whole vmas), so with
+ * three of these, populations run all the time, also while the main thread
+ * turns memory off.  A load either raises SIGBUS or returns the page's tag.
+ */
+static void *pop_thread(void *arg)
+{
+	struct pop *s = arg;
+	uint32_t x = (uint32_t)(uintptr_t)&x | 1;
+
+	while (!atomic_load(&s->stop)) {
+		uint32_t r = xorshift(&x), i = r % IVS_MAPS, p = (r >> 8) % IVS_PAGES, v = 0;
+		int sig = vt_map_load32(s->map[i] + (size_t)p * PAGE, &v);
+
+		if (sig == SIGBUS) {
+			atomic_fetch_add(&s->sigbus, 1);
+		} else if (!sig && v == IVS_TAG(i, p)) {
+			atomic_fetch_add(&s->ok, 1);
+		} else {
+			atomic_store(&s->bad_value, sig ? 0xbad00000u | (uint32_t)sig : v);
+			atomic_fetch_add(&s->bad, 1);
+		}
+	}
+	return NULL;
+}
+
+static bool ivs_map(int fd, volatile uint8_t **m, unsigned int i)
+{
+	*m = mmap(NULL, IVS_MAP_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		  (off_t)(R(2) + (uint64_t)i * IVS_MAP_LEN));
+	return vt_check(!MMAP_FAIL(*m), "mmap BAR2 part %u: %s", i, vt_errname(errno));
+}
+
+/* Write every page's tag through the mapping (memory on). */
+static bool ivs_tag(volatile uint8_t *m, unsigned int i)
+{
+	for (uint32_t p = 0; p < IVS_PAGES; p++)
+		if (vt_map_store32(m + (size_t)p * PAGE, IVS_TAG(i, p)))
+			return vt_check(false, "tagging part %u page %u: %s", i, p, "signal");
+	return true;
+}
+
+/* Load page @p of part @i through @m: its tag, or a failed check. */
+static bool ivs_load_ok(volatile uint8_t *m, unsigned int i, uint32_t p)
+{
+	uint32_t v = 0;
+	int sig = vt_map_load32(m + (size_t)p * PAGE, &v);
+
+	return vt_check(!sig && v == IVS_TAG(i, p), "part %u page %u: %s %#x (want %#x)", i, p,
+			vt_sig_name(sig), v, IVS_TAG(i, p));
+}
+
+static uint64_t ivs_bar2_len(const struct vt_dev *d)
+{
+	struct vt_resource res[VT_NUM_RESOURCES];
+
+	if (vt_resources(d->bdf, res))
+		return 0;
+	return vt_resource_size(&res[2]);
+}
+
+static void ivshmem_populate_race(const struct vt_dev *d, int fd)
+{
+	struct pop *s = calloc(1, sizeof(*s));
+	pthread_t th[3];
+	int nth = 0, r, rounds = vt_slow_kernel() ? 12 : 30;
+	bool ok = true;
+
+	vt_begin("%s %s: populating faults on %d mappings vs memory off: with memory off "
+		 "every page of every mapping raises SIGBUS, with it on every page holds its "
+		 "data", d->name, d->bdf, IVS_MAPS);
+	if (!s || ivs_bar2_len(d) < (uint64_t)IVS_MAPS * IVS_MAP_LEN) {
+		free(s);
+		vt_end_skip("BAR2 smaller than %u MiB", IVS_MAPS * IVS_MAP_LEN >> 20);
+		return;
+	}
+	for (unsigned int i = 0; i < IVS_MAPS && ok; i++)
+		ok = ivs_map(fd, &s->map[i], i) && ivs_tag(s->map[i], i);
+	for (; nth < 3 && ok; nth++)
+		ok = vt_check(!pthread_create(&th[nth], NULL, pop_thread, s), "pthread_create");
+	for (r = 0; r < rounds && ok; r++) {
+		unsigned long good;
+		uint32_t x = 0x9e3779b9u * (uint32_t)(r + 1);
+		long t0;
+
+		watchdog_what = "ivshmem: memory off";
+		if (!(ok = memory(fd, false)))
+			break;
+		/*
+		 * Memory is off, and the populating threads keep faulting: a
+		 * population that beat the zap, or one the zap missed, leaves
+		 * pages that load without a signal.
+		 */
+		for (unsigned int i = 0; i < IVS_MAPS && ok; i++) {
+			for (int k = 0; k < IVS_SAMPLES + 2 && ok; k++) {
+				uint32_t p = k == 0 ? 0 : k == 1 ? IVS_PAGES - 1 :
+					     xorshift(&x) % IVS_PAGES, v = 0;
+				int sig = vt_map_load32(s->map[i] + (size_t)p * PAGE, &v);
+
+				ok = vt_check(sig == SIGBUS, "round %d: memory off, part %u page %u: "
+					      "%s %#x (want SIGBUS: the page stayed mapped)", r,
+					      i, p, vt_sig_name(sig), v);
+			}
+		}
+		watchdog_what = "ivshmem: memory on";
+		if (!(ok &= memory(fd, true)))
+			break;
+		good = atomic_load(&s->ok);
+		t0 = now_ms();
+		while (atomic_load(&s->ok) < good + 64 && now_ms() - t0 < WAIT_MS &&
+		       !atomic_load(&s->bad))
+			usleep(500);
+		ok &= vt_check(atomic_load(&s->ok) >= good + 64, "round %d: memory on: %lu good "
+			       "loads in %d ms", r, atomic_load(&s->ok) - good, WAIT_MS);
+		for (unsigned int i = 0; i < IVS_MAPS && ok; i++)
+			ok = ivs_load_ok(s->map[i], i, xorshift(&x) % IVS_PAGES);
+	}
+	atomic_store(&s->stop, true);
+	for (int t = 0; t < nth; t++)
+		pthread_join(th[t], NULL);
+	vt_diag("%d rounds: %lu good loads, %lu SIGBUS, %lu bad", r, atomic_load(&s->ok),
+		atomic_load(&s->sigbus), atomic_load(&s->bad));
+	vt_check(!atomic_load(&s->bad), "%lu loads returned neither the tag nor SIGBUS "
+		 "(last: %#x)", atomic_load(&s->bad), atomic_load(&s->bad_value));
+	vt_check(atomic_load(&s->sigbus) > 0, "the threads saw memory off at least once");
+	for (unsigned int i = 0; i < IVS_MAPS; i++)
+		if (s->map[i] && !MMAP_FAIL(s->map[i]))
+			munmap((void *)s->map[i], IVS_MAP_LEN);
+	free(s);
+	vt_end();
+}
+
+/*
+ * x86 PAT reservations overlapping [start, end) in debugfs, or -1 if the
+ * list is not there.
+ */
+static int pat_entries(uint64_t start, uint64_t end)
+{
+	FILE *f = fopen("/sys/kernel/debug/x86/pat_memtype_list", "r");
+	unsigned long long a, b;
+	char line[256];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *m = strstr(line, "[mem ");
+
+		if (m && sscanf(m, "[mem %llx-%llx]", &a, &b) == 2 && a < end && b > start)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * A populated mapping split by mprotect and a partial munmap, moved by
+ * mremap and inherited by fork: every part keeps its data through a zap,
+ * and once everything is unmapped the PAT memtype reservations of the BAR
+ * are back to what they were (the in-tree 6.1 driver leaks one per split).
+ */
+static void ivshmem_shapes(const struct vt_dev *d, int fd)
+{
+	const size_t mib = 1u << 20;
+	struct vt_resource res[VT_NUM_RESOURCES];
+	volatile uint8_t *m = NULL, *moved = NULL;
+	int pat0, pat1, status;
+	void *hole;
+	pid_t pid;
+	bool ok;
+
+	vt_begin("%s %s: a populated mapping split, partly unmapped, moved and forked keeps "
+		 "its data through memory off/on; the BAR's PAT reservations balance",
+		 d->name, d->bdf);
+	if (vt_baseline() && vt_kernel_is_6_1()) {
+		/*
+		 * The in-tree 6.1 driver remaps whole vmas, and its vm_ops->open
+		 * zaps the copy mremap makes before the PTEs move in: the copy
+		 * has VM_PAT and no PTE, and untrack_pfn() WARNs (measured:
+		 * memtype.c:1028, copy_vma <- move_vma); a split leaks a PAT
+		 * reservation.
+		 */
+		vt_end_skip("known hole of the 6.1 in-tree driver: WARNING in untrack_pfn at mremap");
+		return;
+	}
+	if (vt_resources(d->bdf, res) || vt_resource_size(&res[2]) < IVS_MAP_LEN) {
+		vt_end_skip("BAR2 smaller than %u MiB", IVS_MAP_LEN >> 20);
+		return;
+	}
+	pat0 = pat_entries(res[2].start, res[2].end + 1);
+	ok = ivs_map(fd, &m, 0) && ivs_tag(m, 0);
+	/* Split in three, and back. */
+	ok = ok && vt_check_ok(mprotect((void *)(m + 4 * mib), 4 * mib, PROT_READ),
+			       "mprotect the second 4 MiB read-only");
+	ok = ok && ivs_load_ok(m, 0, 0) && ivs_load_ok(m, 0, (4 * mib) / PAGE + 1) &&
+	     ivs_load_ok(m, 0, IVS_PAGES - 1);
+	ok = ok && vt_check_ok(mprotect((void *)(m + 4 * mib), 4 * mib, PROT_READ | PROT_WRITE),
+			       "mprotect it read-write again");
+	/* A hole: pages 12-13 MiB go. */
+	ok = ok && vt_check_ok(munmap((void *)(m + 12 * mib), mib), "munmap 1 MiB inside");
+	ok = ok && ivs_load_ok(m, 0, (12 * mib) / PAGE - 1) &&
+	     ivs_load_ok(m, 0, (13 * mib) / PAGE);
+	/* The last 3 MiB move elsewhere. */
+	hole = mmap(NULL, 3 * mib, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ok = ok && vt_check(hole != MAP_FAILED, "reserve an address: %s", vt_errname(errno));
+	if (ok) {
+		moved = mremap((void *)(m + 13 * mib), 3 * mib, 3 * mib,
+			       MREMAP_MAYMOVE | MREMAP_FIXED, hole);
+		ok = vt_check(moved != MAP_FAILED, "mremap the last 3 MiB: %s", vt_errname(errno));
+		if (!ok)
+			munmap(hole, 3 * mib);
+	}
+	ok = ok && ivs_load_ok(moved - 13 * mib, 0, (13 * mib) / PAGE) &&
+	     ivs_load_ok(moved - 13 * mib, 0, IVS_PAGES - 1);
+	/* A child inherits it all, reads, and exits. */
+	if (ok) {
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0) {
+			uint32_t v = 0;
+			int sig = vt_map_load32(m + 5 * mib, &v);
+
+			_exit(!sig && v == IVS_TAG(0, (5 * mib) / PAGE) ? 0 : 1);
+		}
+		ok = vt_check(pid > 0, "fork: %s", vt_errname(errno)) &&
+		     vt_check(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+			      !WEXITSTATUS(status), "the child read the tag: status %#x", status);
+	}
+	/* Through a zap, every part refaults. */
+	ok = ok && memory(fd, false) && memory(fd, true);
+	ok = ok && ivs_load_ok(m, 0, 1) && ivs_load_ok(m, 0, (5 * mib) / PAGE) &&
+	     ivs_load_ok(m, 0, (9 * mib) / PAGE) && ivs_load_ok(moved - 13 * mib, 0, IVS_PAGES - 2);
+	if (m && !MMAP_FAIL(m))
+		munmap((void *)m, 16 * mib);	/* what is left of it */
+	if (moved && moved != MAP_FAILED)
+		munmap((void *)moved, 3 * mib);
+	pat1 = pat_entries(res[2].start, res[2].end + 1);
+	if (pat0 < 0) {
+		vt_diag("no /sys/kernel/debug/x86/pat_memtype_list: PAT balance not checked");
+	} else {
+		vt_check(pat1 == pat0, "PAT reservations of BAR2: %d before, %d after everything "
+			 "was unmapped", pat0, pat1);
+	}
+	vt_end();
+}
+
+/* ------------------------------------------------------------------------ */
 
 typedef void (*case_fn)(const struct vt_dev *d, int fd);
 
@@ -657,6 +932,7 @@ static const struct kind kinds[] = {
 	{ 0x1b36, 0x0005, "pci-testdev", false, 1, { testdev_gate } },
 	{ 0x8086, 0x10d3, "e1000e", false, 1, { e1000e_gate } },
 	{ 0x1b36, 0x0010, "nvme", false, 1, { nvme_stress } },
+	{ 0x1af4, 0x1110, "ivshmem", false, 2, { ivshmem_populate_race, ivshmem_shapes } },
 };
 
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
@@ -680,7 +956,7 @@ int main(void)
 		cases += (unsigned int)(kinds[k].ncases * (n[k] ? n[k] : 1));
 	}
 	if (!any)
-		vt_skip_all("none of edu, pci-testdev, e1000e, nvme in this topology");
+		vt_skip_all("none of edu, pci-testdev, e1000e, nvme, ivshmem in this topology");
 	for (size_t k = 0; k < NKINDS; k++)
 		if (vt_bind_all(devs[k], n[k]))
 			vt_bail("cannot bind the %s devices to " VT_DRIVER, kinds[k].name);
