@@ -9,8 +9,8 @@
  *   register (hardware), with offset, size and value;
  * - BAR0 mapping: a fault maps pages; memory decode off zaps (range, pages)
  *   and the next fault is a SIGBUS;
- * - SET_IRQS of MSI (index, start, count, action, data type), and an edu
- *   interrupt delivered on MSI vector 0;
+ * - SET_IRQS of MSI and INTx (index, start, count, action, data type), and
+ *   an edu interrupt delivered on MSI vector 0, then on INTx;
  * - resets on nvme: at open, by VFIO_DEVICE_RESET (method: the first of
  *   sysfs reset_method), at close; power: PMCSR to D3hot and back;
  * - REQ: an unbind of the open edu; ERR: an error injected by the host on
@@ -288,7 +288,7 @@ static void test_irqs(int dev, const char *bdf)
 	uint32_t one = 1;
 	uint16_t cmd;
 
-	vt_begin("SET_IRQS (index, start, count, action) and MSI delivery per vector");
+	vt_begin("SET_IRQS (index, start, count, action), MSI and INTx delivery per vector");
 	/* MSI is a memory write: bus master on. */
 	if (vt_check_ret(vt_config_read16(dev, PCI_COMMAND, &cmd), "read command"))
 		vt_check_ret(vt_config_write16(dev, PCI_COMMAND, cmd | PCI_COMMAND_MASTER),
@@ -306,6 +306,22 @@ static void test_irqs(int dev, const char *bdf)
 	vt_check_ok(vt_irq_disable(dev, VFIO_PCI_MSI_IRQ_INDEX), "disable MSI");
 	check_event("vfio_pci_set_irqs", bdf, "index=1 ", "count=0 ", "action=trigger ",
 		    "data=none ", "ret=0");
+
+	/* INTx: automasked at the interrupt, unmasked by the user. */
+	trace_clear();
+	if (!vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd), "enable INTx"))
+		goto out;
+	vt_efd_take(efd);
+	vt_check_ret(vt_region_write32(dev, VFIO_PCI_BAR0_REGION_INDEX, EDU_IRQ_RAISE, one),
+		     "raise");
+	vt_check(vt_efd_wait(efd, WAIT_MS) >= 1, "INTx eventfd did not fire");
+	vt_region_write32(dev, VFIO_PCI_BAR0_REGION_INDEX, EDU_IRQ_ACK, 0xffffffff);
+	check_event("vfio_pci_irq", bdf, "index=intx ", "vector=0");
+	vt_check_ok(vt_irq_action_none(dev, VFIO_IRQ_SET_ACTION_UNMASK, VFIO_PCI_INTX_IRQ_INDEX),
+		    "unmask INTx");
+	check_event("vfio_pci_set_irqs", bdf, "index=0 ", "count=1 ", "action=unmask ",
+		    "data=none ", "ret=0");
+	vt_check_ok(vt_irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
 out:
 	close(efd);
 	vt_end();
