@@ -47,6 +47,16 @@ static void problem(const char *fix, const char *fmt, ...)
 	problems++;
 }
 
+/* "dddd:bb:dd.f", not a port service device ("dddd:bb:dd.f:pcie001"). */
+static bool is_bdf(const char *name)
+{
+	unsigned int d, b, s, f;
+	int n = 0;
+
+	return sscanf(name, "%4x:%2x:%2x.%1x%n", &d, &b, &s, &f, &n) == 4 &&
+	       n == 12 && !name[n];
+}
+
 static int read_text(const char *path, char *buf, size_t len)
 {
 	FILE *f = fopen(path, "re");
@@ -294,8 +304,7 @@ static void check_reset(const char *bdf)
 		snprintf(path, sizeof(path), SYS_PCI "/%s", bridges[0]);
 		d = opendir(path);
 		while (d && (e = readdir(d))) {
-			if (!isxdigit((unsigned char)e->d_name[0]) || !strchr(e->d_name, ':') ||
-			    !strcmp(e->d_name, bdf))
+			if (!is_bdf(e->d_name) || !strcmp(e->d_name, bdf))
 				continue;
 			strncat(others, " ", sizeof(others) - strlen(others) - 1);
 			strncat(others, e->d_name, sizeof(others) - strlen(others) - 1);
@@ -550,7 +559,7 @@ int main(int argc, char **argv)
 	if (argc == 2) {
 		d = opendir("/sys/bus/pci/drivers/vfio-pci");
 		while (d && (e = readdir(d))) {
-			if (!isxdigit((unsigned char)e->d_name[0]) || !strchr(e->d_name, ':'))
+			if (!is_bdf(e->d_name))
 				continue;
 			diagnose(e->d_name);
 			n++;
