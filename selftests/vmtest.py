@@ -4,7 +4,7 @@
 
     vmtest.py --kernel {6.1|6.12|debug} --mode {ng|baseline} [--topology NAME]
               [--module KO] [--inject-module KO] [--tests DIR] [--only t_a,t_b]
-              [--cmd 'shell command']
+              [--cmd 'shell command'] [--host-root] [--cpu MODEL] [--memory SIZE]
               [--timeout S] [--module-params 'p=v ...'] [--label NAME]
               [--logdir DIR] [--keep] [--verbose]
 
@@ -30,9 +30,14 @@ ttyS1, busybox applets in PATH; proc, sysfs, devtmpfs, debugfs and a tmpfs
 VFIO_TEST_TOPOLOGY, VFIO_TEST_DRIVER_KO (the vfio-pci.ko to insmod again after
 an rmmod), VFIO_TEST_INJECT_KO (the test-only fault-injection module
 vt_inject.ko, selftests/kmod, in both modes; empty when not shipped) and
-VFIO_TEST_HOSTCMD. Devices have qdev ids (--help lists them); tests find them
-by vendor:device. No guest step loads vt_inject.ko: only a test does, and
-/init fails the run if one leaves it loaded.
+VFIO_TEST_HOSTCMD, and with --host-root VFIO_TEST_HOST_ROOT (/host: the
+host's root filesystem, read-only over virtio-9p, with the guest's /proc,
+/sys and /dev bound into it, devpts on its /dev/pts, tmpfs on its /tmp, /run
+and /var/tmp, so that `chroot /host` runs the host's own programs: QEMU,
+dpdk-testpmd). Devices have qdev ids (--help lists them); tests find them by
+vendor:device (the 9p device comes after the topology's, on pcie.0). No guest
+step loads vt_inject.ko: only a test does, and /init fails the run if one
+leaves it loaded.
 
 Host cue: a guest program that prints "@@HOST <HMP command>" on its stdout
 (ttyS1) gets the command's output, flattened to one line, or "OK", on
@@ -86,6 +91,13 @@ INJECT_MODULE_GUEST_PATH = '/ng/vt_inject.ko'
 VFIO_CORE = ('vfio', 'vfio_iommu_type1', 'vfio_virqfd', 'irqbypass')
 # What our module must not need: it replaces both.
 IN_TREE_DRIVER = ('vfio_pci', 'vfio_pci_core')
+
+# --host-root: the host's / over virtio-9p, mounted by /init on this guest
+# path; the modules it needs where the kernel has them as modules.
+HOST_ROOT_GUEST_PATH = '/host'
+HOST_ROOT_MODULES = ('virtio_pci', '9pnet_virtio', '9p')
+HOST_ROOT_QEMU = ['-fsdev', 'local,id=hostroot,path=/,security_model=none,readonly=on,'
+                  'multidevs=remap', '-device', 'virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot']
 
 KSFT_SKIP = 4
 HOST_ANSWER_MAX = 4000  # an answer must fit the guest tty's 4 KiB line buffer
@@ -435,6 +447,16 @@ TOPOLOGIES['sriov'] = (
                     '-device', 'nvme,serial=pf0,id=nvme-pf0,bus=rp4,subsys=nvme-subsys0,'
                     'sriov_max_vfs=2,sriov_vq_flexible=4,sriov_vi_flexible=2,'
                     'max_ioqpairs=6,msix_qsize=4'])
+
+
+# Not in 'all' (a second e1000e): DPDK testpmd forwards between two e1000e
+# (the em PMD) whose netdevs are ports of one QEMU hub.
+TOPOLOGIES['dpdk'] = (
+    'e1000e-hub0, e1000e-hub1 (8086:10d3) on QEMU hub 0, behind rp7, rp8',
+    lambda logdir: [arg for n in (0, 1) for arg in (
+        '-device', f'pcie-root-port,id=rp{7 + n},chassis={7 + n},slot={7 + n},{SLOW_LINK}',
+        '-netdev', f'hubport,id=hub0port{n},hubid=0',
+        '-device', f'e1000e,id=e1000e-hub{n},netdev=hub0port{n},bus=rp{7 + n},romfile=')])
 
 
 # --------------------------------------------------------------------------
@@ -977,10 +999,12 @@ def _run_config(values):
     return ('\n'.join(lines) + '\n').encode()
 
 
-def _qemu_argv(kernel, initrd, machine, topology, logdir):
+def _qemu_argv(kernel, initrd, machine, topology, logdir, host_root=False, cpu=None,
+               memory=None):
     return [QEMU, '-nodefaults', '-no-user-config', '-no-reboot', '-display', 'none', '-vga', 'none',
             '-machine', 'q35,kernel-irqchip=split', '-accel', 'tcg,thread=single',
-            '-m', kernel.default('memory'), '-smp', '2',
+            *(['-cpu', cpu] if cpu else []),
+            '-m', memory or kernel.default('memory'), '-smp', '2',
             '-device', 'intel-iommu,intremap=on',  # before every other PCI device
             '-kernel', kernel.vmlinux, '-initrd', initrd,
             # no_timer_check: on a loaded host the IO-APIC timer check can
@@ -989,12 +1013,14 @@ def _qemu_argv(kernel, initrd, machine, topology, logdir):
             '-append', 'console=ttyS0,115200 panic=-1 intel_iommu=on no_timer_check '
                        'printk.devkmsg=on sysrq_always_enabled',
             *machine.chardev_args(),
-            *TOPOLOGIES[topology][1](logdir)]
+            *TOPOLOGIES[topology][1](logdir),
+            *(HOST_ROOT_QEMU if host_root else [])]  # last: shifts no topology device
 
 
 def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout=None,
         logdir=None, keep=False, verbose=False, echo=print, test_timeout=None,
-        qemu_args=(), module_params=None, only=None, label=None, inject_module=None):
+        qemu_args=(), module_params=None, only=None, label=None, inject_module=None,
+        host_root=False, cpu=None, memory=None):
     """Boot `kernel` with `topology`, run the tests (or `cmd`) in `mode`.
 
     `only`: names of the t_* programs to run (default: every one of `tests`).
@@ -1009,6 +1035,10 @@ def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout
     `qemu_args` go at the end of QEMU's command line (e.g. the benchmark's
     "-icount shift=0,sleep=off").
 
+    `host_root`: share the host's / read-only with the guest (virtio-9p),
+    mounted on VFIO_TEST_HOST_ROOT. `cpu`: QEMU's -cpu model (default:
+    QEMU's own); `memory`: guest RAM (default: per kernel).
+
     Guest output is passed line by line to `echo` (None: quiet). Raises
     SetupError when the run cannot start; returns a Result otherwise.
     """
@@ -1019,6 +1049,11 @@ def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout
     kern = Kernel.lookup(kernel)
     tree = ModuleTree(kern)
     load, insmods, driver_ko = _guest_modules(tree, mode, module)
+    if host_root:  # the 9p modules first, where they are not built in
+        share = tree.load_order([m for m in HOST_ROOT_MODULES if m in tree.files])
+        share = [m for m in share if m not in load]
+        load = share + load
+        insmods = [tree.guest_path(m) for m in share] + insmods
     inject_ko = _inject_module(tree, inject_module)
     tests = os.path.abspath(tests or DEFAULT_TESTS)
     files, programs = _test_files(tests, cmd, only)
@@ -1058,6 +1093,7 @@ def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout
         'VFIO_TEST_INJECT_KO': INJECT_MODULE_GUEST_PATH if inject_ko else '',
         'VFIO_TEST_TOPOLOGY': topology,
         'VFIO_TEST_HOSTCMD': '/dev/ttyS2',
+        'VFIO_TEST_HOST_ROOT': HOST_ROOT_GUEST_PATH if host_root else '',
     }))
     initrd = os.path.join(logdir, 'initrd.img')
     with open(initrd, 'wb') as f:
@@ -1065,7 +1101,8 @@ def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout
         f.write(extra.finish())
 
     machine = Machine(logdir)
-    argv = _qemu_argv(kern, initrd, machine, topology, logdir) + list(qemu_args)
+    argv = _qemu_argv(kern, initrd, machine, topology, logdir, host_root, cpu, memory) \
+        + list(qemu_args)
     with open(os.path.join(logdir, 'qemu-cmdline.txt'), 'w') as f:
         f.write(shlex.join(argv) + '\n')
 
@@ -1143,6 +1180,13 @@ def _parse_args(argv):
                         '(names, comma-separated)')
     parser.add_argument('--cmd', help='run this shell command instead of the tests, '
                         'exit with its status')
+    parser.add_argument('--host-root', action='store_true',
+                        help='share the host\'s / read-only with the guest (virtio-9p), on '
+                        f'{HOST_ROOT_GUEST_PATH} with the guest\'s /proc, /sys, /dev: '
+                        'tests run host programs with chroot')
+    parser.add_argument('--cpu', help='QEMU CPU model (default: QEMU\'s), e.g. Nehalem')
+    parser.add_argument('--memory', help='guest RAM (default: '
+                        f'{DEFAULTS["memory"]})')
     parser.add_argument('--label', help='name of the run in its summary line: '
                         '"KERNEL MODE [LABEL]: N passed, ..."')
     debug = KERNEL_DEFAULTS['debug']
@@ -1170,7 +1214,8 @@ def main(argv=None):
                      tests=args.tests, cmd=args.cmd, timeout=args.timeout, logdir=args.logdir,
                      keep=args.keep, verbose=args.verbose, echo=echo, test_timeout=args.test_timeout,
                      module_params=args.module_params, only=args.only, label=args.label,
-                     inject_module=args.inject_module)
+                     inject_module=args.inject_module, host_root=args.host_root,
+                     cpu=args.cpu, memory=args.memory)
     except SetupError as e:
         print(f'vmtest: {e}', file=sys.stderr)
         return 2

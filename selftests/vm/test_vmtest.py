@@ -6,6 +6,7 @@
 """
 
 import os
+import re
 import struct
 import sys
 import tempfile
@@ -315,6 +316,42 @@ class ModuleInfo(unittest.TestCase):
         self.assertEqual(vmtest._split_module_file('vfio-pci-core.ko.xz'), ('vfio_pci_core', '.xz'))
         self.assertEqual(vmtest._split_module_file('vfio.ko'), ('vfio', ''))
         self.assertIsNone(vmtest._split_module_file('modules.dep'))
+
+
+class QemuCommandLine(unittest.TestCase):
+
+    def setUp(self):
+        self.logdir = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        self.logdir.cleanup()
+
+    def argv(self, topology, **options):
+        kernel = vmtest.Kernel('6.12', '/boot/vmlinux', '', '6.12.1-test')
+        machine = vmtest.Machine(self.logdir.name)
+        try:
+            argv = vmtest._qemu_argv(kernel, 'initrd', machine, topology, self.logdir.name,
+                                     **options)
+        finally:
+            for sock in (machine.host, machine.host_theirs, machine.monitor.sock,
+                         machine.qmp_theirs):
+                sock.close()
+        return [re.sub(r'fd=\d+', 'fd=N', arg) for arg in argv]
+
+    def test_host_root_cpu_memory(self):
+        plain = self.argv('dpdk')
+        self.assertNotIn('-cpu', plain)
+        self.assertEqual(plain[plain.index('-m') + 1], vmtest.DEFAULTS['memory'])
+        self.assertNotIn('virtio-9p-pci', ' '.join(plain))
+        argv = self.argv('dpdk', host_root=True, cpu='Nehalem', memory='3G')
+        self.assertEqual(argv[argv.index('-cpu') + 1], 'Nehalem')
+        self.assertEqual(argv[argv.index('-m') + 1], '3G')
+        # The 9p device comes last: no device of the topology moves.
+        self.assertEqual(argv[-len(vmtest.HOST_ROOT_QEMU):], vmtest.HOST_ROOT_QEMU)
+        rest = argv[:-len(vmtest.HOST_ROOT_QEMU)]
+        del rest[rest.index('-cpu'):rest.index('-cpu') + 2]
+        rest[rest.index('-m') + 1] = vmtest.DEFAULTS['memory']
+        self.assertEqual(rest, plain)
 
 
 class TestSelection(unittest.TestCase):
