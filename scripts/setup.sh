@@ -38,6 +38,10 @@ apt_install() {
 apt_install build-essential gcc make bc flex bison libelf-dev libssl-dev dwarves \
 	kmod cpio xz-utils zstd python3 sparse perl \
 	linux-headers-amd64 linux-source-6.12 qemu-system-x86 busybox-static
+# Real VFIO clients, run in the guests from the host's root (selftests/clients):
+# QEMU itself (above; SeaBIOS's bios-256k.bin comes with it) and DPDK's
+# testpmd, which Debian ships in dpdk-dev.
+apt_install seabios dpdk-dev
 
 # The newest Debian 6.12 kernel for bookworm: headers to build against, the
 # image to boot (kernels.sh extracts the image, it is never installed).

@@ -31,8 +31,15 @@ import vmtest
 
 # Runs beyond the main one, each for every kernel and mode: its name (the
 # "[name]" of its summary line), topology, parameters of the insmod of
-# vfio-pci.ko (ours or in-tree: both take these) and the programs it runs.
-Extra = collections.namedtuple('Extra', 'name topology params programs')
+# vfio-pci.ko (ours or in-tree: both take these), the programs it runs,
+# more arguments of vmtest.py, if any (they win over check.py's own), and
+# the kernels it runs on (None: all).
+Extra = collections.namedtuple('Extra', 'name topology params programs args kernels',
+                               defaults=((), None))
+# The real clients (selftests/clients) run the host's QEMU and DPDK in the
+# guest, on the stock kernels: a few minutes per boot.
+CLIENTS = os.path.join(vmtest.REPO, 'selftests', 'clients')
+CLIENT_KERNELS = ('6.1', '6.12')
 EXTRA_RUNS = (
     # The SR-IOV PF is not in "all" (same ID as its nvme0): t_74 skips
     # there. It switches enable_sriov itself.
@@ -41,6 +48,17 @@ EXTRA_RUNS = (
     # of by DisINTx in the device (PCI 2.3): t_45 checks that it is so.
     Extra('nointxmask', 'all', 'nointxmask=1',
           ('t_45_intx_msi', 't_48_irq_stress', 't_49_irq_hostile')),
+    # QEMU assigns each lab device (vfio-pci,host=), with and without mmap;
+    # the outer machine removes the e1000e while QEMU holds it.
+    Extra('qemu', 'all', '', ('t_qemu',),
+          ('--tests', CLIENTS, '--host-root', '--test-timeout', '1200', '--timeout', '1500'),
+          CLIENT_KERNELS),
+    # testpmd forwards between two e1000e on one hub: Debian's DPDK needs
+    # corei7 (Nehalem) and hugepages.
+    Extra('dpdk', 'dpdk', '', ('t_dpdk',),
+          ('--tests', CLIENTS, '--host-root', '--cpu', 'Nehalem', '--test-timeout', '900',
+           '--timeout', '1200'),
+          CLIENT_KERNELS),
 )
 MAIN = 'main'
 
@@ -123,6 +141,8 @@ def _run_one(args, kernel, mode, extra):
         cmd.append('--keep')
     if args.verbose:
         cmd.append('--verbose')
+    if extra:
+        cmd += extra.args
     with tempfile.TemporaryFile(mode='w+') as out:
         proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL, check=False)
@@ -158,7 +178,8 @@ def main(argv=None):
     extras = [None] * (MAIN in args.runs) + [e for e in EXTRA_RUNS if e.name in args.runs]
     # Slowest first, so that parallel runs finish together: the debug
     # kernel's, then the main runs before the short extra ones.
-    runs = sorted(((k, m, e) for k in kernels for e in extras for m in args.modes),
+    runs = sorted(((k, m, e) for k in kernels for e in extras for m in args.modes
+                   if e is None or e.kernels is None or k in e.kernels),
                   key=lambda run: (run[0] != 'debug', run[2] is not None))
     print(f'# {len(runs)} runs, {args.jobs} at a time: '
           + ', '.join(_run_name(*run) for run in runs), flush=True)
