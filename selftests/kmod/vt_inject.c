@@ -32,6 +32,12 @@
  *   device must be bound to vfio-pci and not enabled (not open) at insmod,
  *   and must not be open at rmmod.
  *
+ * A host driver (host_driver=1, no bdf= needed)
+ *   Registers the PCI driver "vt_host", which binds only through
+ *   driver_override, does nothing with the device and, unlike vfio-pci,
+ *   leaves DMA to the kernel: a device bound to it makes its IOMMU group
+ *   unusable for vfio (t_82_diagnose).  Unregistered at rmmod.
+ *
  * Everything is undone at rmmod: the bus gets its own pci_ops back and the
  * ROM resource its start, end, flags and place in the resource tree.
  *
@@ -62,6 +68,10 @@
 #include <linux/pci.h>
 #include <linux/rcupdate.h>
 #include <linux/string.h>
+
+static bool host_driver;
+module_param(host_driver, bool, 0444);
+MODULE_PARM_DESC(host_driver, "Register the PCI driver vt_host (driver_override only)");
 
 static char *bdf;
 module_param(bdf, charp, 0444);
@@ -279,11 +289,33 @@ static void vt_rom_restore(struct pci_dev *pdev)
 	device_unlock(&pdev->dev);
 }
 
+static int vt_host_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	return 0;
+}
+
+static void vt_host_remove(struct pci_dev *pdev)
+{
+}
+
+static const struct pci_device_id vt_host_ids[] = {
+	{ }
+};
+
+static struct pci_driver vt_host_driver = {
+	.name		= "vt_host",
+	.id_table	= vt_host_ids,
+	.probe		= vt_host_probe,
+	.remove		= vt_host_remove,
+};
+
 static int __init vt_inject_init(void)
 {
 	unsigned int domain, busnr, slot, fn;
 	int ret;
 
+	if (host_driver && !bdf)
+		return pci_register_driver(&vt_host_driver);
 	if (!bdf || sscanf(bdf, "%x:%x:%x.%x", &domain, &busnr, &slot, &fn) != 4 ||
 	    busnr > 0xff || slot > 0x1f || fn > 7) {
 		pr_err("bdf=DDDD:BB:DD.F is required\n");
@@ -320,6 +352,10 @@ err_put:
 
 static void __exit vt_inject_exit(void)
 {
+	if (host_driver && !bdf) {
+		pci_unregister_driver(&vt_host_driver);
+		return;
+	}
 	if (vt_orig_ops)
 		vt_ops_remove();
 	if (vt_rom_tampered)

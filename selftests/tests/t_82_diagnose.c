@@ -8,6 +8,9 @@
  *   program: held by our pid, and in ng mode the debugfs opener;
  * - an edu behind the bridge: ACS line for the bridge, the group lists the
  *   other edu and what a bus reset would also reset;
+ * - the bridge group made non-viable on purpose: the other edu bound to a
+ *   host driver (vt_host of the test-only vt_inject.ko): a PROBLEM naming it,
+ *   with the unbind as the fix;
  * - a device not bound to vfio-pci: a PROBLEM with its fix;
  * - usage errors: exit 2.
  */
@@ -137,6 +140,59 @@ static void test_bridge(const struct vt_dev *edu, int n)
 		dump();
 }
 
+/* A group made non-viable: the other edu behind the bridge on a host driver. */
+static void test_nonviable(const struct vt_dev *edu, int n)
+{
+	const char *a = NULL, *b = NULL, *ko = getenv("VFIO_TEST_INJECT_KO");
+	char want[2048], drv[64] = "";
+	bool loaded = false;
+	int st;
+
+	for (int i = 0; i < n; i++) {
+		if (!vt_behind_bridge(edu[i].bdf))
+			continue;
+		if (!a)
+			a = edu[i].bdf;
+		else if (!b)
+			b = edu[i].bdf;
+	}
+	if (!a || !b) {
+		vt_skip("no two edus behind a bridge", "non-viable group");
+		return;
+	}
+	if (!ko || !*ko || access(ko, R_OK)) {
+		vt_skip("no vt_inject.ko (VFIO_TEST_INJECT_KO)", "non-viable group");
+		return;
+	}
+	vt_begin("group of %s made non-viable: %s on a host driver (vt_host)", a, b);
+	vt_check_ret(vt_bind(a), "bind %s", a);
+	if (!vt_check_ok(vt_insert_module(ko, "host_driver=1"), "insmod %s host_driver=1", ko))
+		goto out;
+	loaded = true;
+	vt_check_ret(vt_unbind(b), "unbind %s", b);
+	vt_check_ret(vt_set_override(b, "vt_host"), "driver_override vt_host");
+	vt_check_ret(vt_probe(b), "drivers_probe");
+	vt_driver(b, drv, sizeof(drv));
+	if (!vt_check(!strcmp(drv, "vt_host"), "%s bound to '%s', not vt_host", b, drv))
+		goto out;
+	snprintf(want, sizeof(want), "diagnose %s", a);
+	st = run(want);
+	vt_check_eq(st, 1, "exit status");
+	snprintf(want, sizeof(want), "group member: %s driver vt_host\n", b);
+	has(want);
+	snprintf(want, sizeof(want), "not viable: %s is bound to the host driver vt_host", b);
+	has(want);
+	snprintf(want, sizeof(want), "fix: echo %s > /sys/bus/pci/drivers/vt_host/unbind", b);
+	has(want);
+out:
+	vt_release(b);
+	if (loaded)
+		vt_check_ok(vt_delete_module("vt_inject", 0), "rmmod vt_inject");
+	vt_check_ret(vt_bind(b), "bind %s again", b);
+	if (!vt_end())
+		dump();
+}
+
 static void test_unbound(const char *bdf)
 {
 	char args[128];
@@ -178,11 +234,12 @@ int main(int argc, char **argv)
 	snprintf(comm, sizeof(comm), "%.15s", program_invocation_short_name);
 	if (access(tool, X_OK))
 		vt_skip_all("no %s", tool);
-	vt_plan(4);
+	vt_plan(5);
 	if (vt_bind(edu[0].bdf))
 		vt_bail("cannot bind %s", edu[0].bdf);
 	test_root_edu(edu[0].bdf);
 	test_bridge(edu, nedu);
+	test_nonviable(edu, nedu);
 	test_unbound(edu[0].bdf);
 	test_usage();
 	return vt_finish();
