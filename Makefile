@@ -13,6 +13,10 @@
 #                        in-tree one on every kernel (one VM boot per kernel;
 #                        never fails on a timing)
 #   make setup           install what is missing and prepare the kernel matrix
+#   make deb             the vfio-pci-ng-dkms package (build/*.deb), lintian
+#   make install         vfio-pci.ko for one kernel (KDIR=..., default: the
+#                        running one) into its updates/ directory, depmod
+#   make uninstall       remove what make install put there
 #   make clean
 #
 # Kernels are prepared by scripts/kernels.sh into $(VFIO_NG_CACHE)
@@ -64,8 +68,20 @@ bench:
 	$(MAKE) $(addprefix module-,$(KERNELS)) selftests
 	$(PYTHON) selftests/bench.py --kernels "$(KERNELS)"
 
+# The Debian package (scripts/deb.sh): build/vfio-pci-ng-dkms_<version>_all.deb.
+deb:
+	scripts/deb.sh build
+
+# One kernel, from the work tree (scripts/install.sh).
+install:
+	scripts/install.sh install $(KDIR)
+
+uninstall:
+	scripts/install.sh uninstall $(KDIR)
+
 clean:
 	rm -rf build
 	$(MAKE) -C selftests clean
 
 .PHONY: all setup selftests checkpatch run check bench clean
+.PHONY: deb install uninstall
