@@ -673,7 +673,7 @@ static void vfio_pci_user_flr(struct vfio_pci_ng_device *vpdev)
 	 * reset is not reported: a config write has no way to.
 	 */
 	vfio_pci_set_power_state_locked(vpdev, PCI_D0);
-	pci_try_reset_function(vpdev->pdev);
+	vfio_pci_debug_reset(vpdev, VFIO_PCI_RESET_USER_FLR, pci_try_reset_function);
 	up_write(&vpdev->memory_lock);
 }
 
@@ -1651,6 +1651,43 @@ bool vfio_pci_memory_enabled(struct vfio_pci_ng_device *vpdev)
 		(READ_ONCE(vc->cfg[PCI_COMMAND]) & PCI_COMMAND_MEMORY));
 }
 
+/**
+ * vfio_pci_config_kind() - where a user write of config bytes goes
+ * @vpdev: the device; open, and kept open by the caller (a user access, or
+ *	the dev_set lock)
+ * @pos: config offset
+ * @len: bytes from @pos, all in the register block that owns @pos
+ *
+ * By the permission tables: bytes no visible block owns and raw blocks go
+ * to the hardware; otherwise a write with no writable bit is dropped, one
+ * whose writable bits are all virtual stays in the virtual copy, and any
+ * other reaches the hardware (possibly in part).  Write hooks may do more
+ * (a PMCSR write changes the power state, an FLR bit resets).
+ *
+ * Return: VFIO_PCI_CFG_HW, VFIO_PCI_CFG_VIRT or VFIO_PCI_CFG_DROPPED, or
+ * -ENODEV while the device is closed.
+ */
+int vfio_pci_config_kind(struct vfio_pci_ng_device *vpdev, unsigned int pos,
+			 unsigned int len)
+{
+	struct vfio_pci_vconfig *vc = vpdev->vconfig;
+	const struct vfio_pci_cfg_cap *cap;
+	__le32 wr, virt;
+
+	if (!vc || pos >= vpdev->pdev->cfg_size)
+		return -ENODEV;
+	if (vc->map[pos] == VFIO_PCI_CFG_UNOWNED)
+		return VFIO_PCI_CFG_HW;
+	cap = &vc->caps[vc->map[pos]];
+	if (cap->perm->write == vfio_pci_cfg_write_raw)
+		return VFIO_PCI_CFG_HW;
+	wr = vfio_pci_perm_mask(cap->perm->wr, pos - cap->start, len);
+	virt = vfio_pci_perm_mask(cap->perm->virt, pos - cap->start, len);
+	if (!wr)
+		return VFIO_PCI_CFG_DROPPED;
+	return wr & ~virt ? VFIO_PCI_CFG_HW : VFIO_PCI_CFG_VIRT;
+}
+
 /*
  * Length of the piece at pos: the bytes left in its dword that have the same
  * owner, cut down to a naturally aligned 1, 2 or 4.
@@ -1700,6 +1737,8 @@ static ssize_t vfio_pci_config_piece(struct vfio_pci_ng_device *vpdev,
 		      vfio_pci_cfg_read_default(vpdev, cap, pos, len, &val);
 	}
 	mutex_unlock(&vc->lock);
+	if (iswrite)
+		vfio_pci_trace_config_write(vpdev, pos, len, val, ret);
 	if (ret)
 		return ret;
 

@@ -470,6 +470,7 @@ static void vfio_pci_mapping_fs_exit(void)
 static void vfio_pci_zap_bars(struct vfio_pci_ng_device *vpdev)
 {
 	lockdep_assert_held_write(&vpdev->memory_lock);
+	vfio_pci_trace_zap(vpdev);
 	unmap_mapping_range(vfio_pci_mapping(vpdev), 0,
 			    VFIO_PCI_INDEX_TO_OFFSET(VFIO_PCI_ROM_REGION_INDEX),
 			    true);
@@ -650,6 +651,7 @@ static vm_fault_t vfio_pci_mmap_huge_fault(struct vm_fault *vmf,
 			break;
 	}
 out:
+	vfio_pci_trace_fault(vmf, order, start, end, ret);
 	up_read(&vpdev->memory_lock);
 	return ret;
 }
@@ -765,7 +767,7 @@ static int __vfio_pci_set_power_state(struct vfio_pci_ng_device *vpdev,
 	if (up && vpdev->pm_save)
 		have_cmd = !pci_read_config_word(pdev, PCI_COMMAND, &cmd);
 
-	ret = pci_set_power_state(pdev, state);
+	ret = vfio_pci_debug_set_power(vpdev, state);
 
 	if (!ret && up && vpdev->pm_save) {
 		pci_load_and_free_saved_state(pdev, &vpdev->pm_save);
@@ -1236,7 +1238,7 @@ static int vfio_pci_devset_hot_reset(struct vfio_pci_ng_device *vpdev,
 	if (!ret) {
 		list_for_each_entry(it, &dev_set->device_list, dev_set_list)
 			__vfio_pci_set_power_state(to_vpdev(it), PCI_D0);
-		ret = pci_reset_bus(vpdev->pdev);
+		ret = vfio_pci_debug_reset(vpdev, VFIO_PCI_RESET_HOT, pci_reset_bus);
 	}
 
 	/* Unlock the members locked above, up to the one that failed. */
@@ -1340,7 +1342,7 @@ static void vfio_pci_devset_try_reset(struct vfio_pci_ng_device *vpdev)
 	if (!vfio_pci_devset_resettable(dev_set, pdev, slot) ||
 	    vfio_pci_devset_pm_get(dev_set))
 		return;
-	if (!pci_reset_bus(pdev)) {
+	if (!vfio_pci_debug_reset(vpdev, VFIO_PCI_RESET_CLOSE_BUS, pci_reset_bus)) {
 		list_for_each_entry(it, &dev_set->device_list, dev_set_list)
 			to_vpdev(it)->needs_reset = false;
 	}
@@ -1662,7 +1664,7 @@ static int vfio_pci_enable(struct vfio_pci_ng_device *vpdev)
 	 * lock (an unbind in progress): refuse the open rather than hand out a
 	 * device in an unknown state.
 	 */
-	ret = pci_try_reset_function(pdev);
+	ret = vfio_pci_debug_reset(vpdev, VFIO_PCI_RESET_OPEN, pci_try_reset_function);
 	if (ret == -EAGAIN)
 		goto err_disable;
 	vpdev->reset_works = !ret;
@@ -1726,7 +1728,8 @@ static void vfio_pci_reset_at_close(struct vfio_pci_ng_device *vpdev)
 	if (bridge && !pci_dev_trylock(bridge))
 		return;
 	if (pci_dev_trylock(pdev)) {
-		if (!__pci_reset_function_locked(pdev))
+		if (!vfio_pci_debug_reset(vpdev, VFIO_PCI_RESET_CLOSE,
+					  __pci_reset_function_locked))
 			vpdev->needs_reset = false;
 		pci_dev_unlock(pdev);
 	}
@@ -1774,13 +1777,17 @@ static void vfio_pci_disable(struct vfio_pci_ng_device *vpdev)
 
 static int vfio_pci_open_device(struct vfio_device *core_vdev)
 {
-	return vfio_pci_enable(to_vpdev(core_vdev));
+	int ret = vfio_pci_enable(to_vpdev(core_vdev));
+
+	vfio_pci_debug_open(to_vpdev(core_vdev), ret);
+	return ret;
 }
 
 static void vfio_pci_close_device(struct vfio_device *core_vdev)
 {
 	struct vfio_pci_ng_device *vpdev = to_vpdev(core_vdev);
 
+	vfio_pci_debug_close(vpdev);
 	vfio_pci_vf_token_use(vpdev, -1);
 	vfio_pci_disable(vpdev);
 	vfio_pci_devset_try_reset(vpdev);
@@ -2055,13 +2062,13 @@ static long vfio_pci_ioctl_reset(struct vfio_pci_ng_device *vpdev)
 	 */
 	vfio_pci_zap_and_down_write_memory_lock(vpdev);
 	__vfio_pci_set_power_state(vpdev, PCI_D0);
-	ret = pci_try_reset_function(vpdev->pdev);
+	ret = vfio_pci_debug_reset(vpdev, VFIO_PCI_RESET_IOCTL, pci_try_reset_function);
 	up_write(&vpdev->memory_lock);
 	return ret;
 }
 
-static long vfio_pci_ioctl(struct vfio_device *core_vdev, unsigned int cmd,
-			   unsigned long arg)
+static long vfio_pci_ioctl_dispatch(struct vfio_device *core_vdev,
+				    unsigned int cmd, unsigned long arg)
 {
 	struct vfio_pci_ng_device *vpdev = to_vpdev(core_vdev);
 	void __user *uarg = (void __user *)arg;
@@ -2086,6 +2093,16 @@ static long vfio_pci_ioctl(struct vfio_device *core_vdev, unsigned int cmd,
 	default:
 		return -ENOTTY;
 	}
+}
+
+static long vfio_pci_ioctl(struct vfio_device *core_vdev, unsigned int cmd,
+			   unsigned long arg)
+{
+	u64 start = vfio_pci_trace_ioctl_start();
+	long ret = vfio_pci_ioctl_dispatch(core_vdev, cmd, arg);
+
+	vfio_pci_trace_ioctl(to_vpdev(core_vdev), cmd, arg, ret, start);
+	return ret;
 }
 
 /*
@@ -2222,6 +2239,7 @@ static int vfio_pci_init_dev(struct vfio_device *core_vdev)
 	vpdev->nointx = pdev->is_virtfn || !pdev->pin ||
 			pdev->irq == IRQ_NOTCONNECTED || vpdev->broken_intx;
 	vpdev->msix_bar = -1;	/* read at open */
+	vfio_pci_debug_init(vpdev);
 	return vfio_pci_mapping_init(vpdev);
 }
 
@@ -2243,8 +2261,8 @@ static void vfio_pci_release_dev(struct vfio_device *core_vdev)
 	vfio_pci_compat_free_device(core_vdev);
 }
 
-static int vfio_pci_device_feature(struct vfio_device *core_vdev, u32 flags,
-				   void __user *arg, size_t argsz)
+static int vfio_pci_feature_dispatch(struct vfio_device *core_vdev, u32 flags,
+				     void __user *arg, size_t argsz)
 {
 	struct vfio_pci_ng_device *vpdev = to_vpdev(core_vdev);
 	u32 feature = flags & VFIO_DEVICE_FEATURE_MASK;
@@ -2262,6 +2280,16 @@ static int vfio_pci_device_feature(struct vfio_device *core_vdev, u32 flags,
 	}
 }
 
+static int vfio_pci_device_feature(struct vfio_device *core_vdev, u32 flags,
+				   void __user *arg, size_t argsz)
+{
+	u64 start = vfio_pci_trace_ioctl_start();
+	int ret = vfio_pci_feature_dispatch(core_vdev, flags, arg, argsz);
+
+	vfio_pci_trace_feature(to_vpdev(core_vdev), flags, argsz, ret, start);
+	return ret;
+}
+
 /*
  * An unbind or hot-unplug waits in vfio_unregister_group_dev() until the
  * user closes the device, calling this every few seconds meanwhile.
@@ -2270,8 +2298,10 @@ static void vfio_pci_request(struct vfio_device *core_vdev, unsigned int count)
 {
 	struct vfio_pci_ng_device *vpdev = to_vpdev(core_vdev);
 	struct pci_dev *pdev = vpdev->pdev;
+	bool signalled = vfio_pci_signal_req(vpdev);
 
-	if (vfio_pci_signal_req(vpdev)) {
+	vfio_pci_trace_signal(vpdev, VFIO_PCI_REQ_IRQ_INDEX, count, signalled);
+	if (signalled) {
 		if (!(count % 10))
 			pci_notice_ratelimited(pdev, "Relaying device request to user (#%u)\n",
 					       count);
@@ -2429,6 +2459,7 @@ static int vfio_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = vfio_register_group_dev(&vpdev->vdev);
 	if (ret)
 		goto err_pm;
+	vfio_pci_debugfs_add(vpdev);
 	return 0;
 
 err_pm:
@@ -2444,6 +2475,7 @@ static void vfio_pci_remove(struct pci_dev *pdev)
 {
 	struct vfio_pci_ng_device *vpdev = dev_get_drvdata(&pdev->dev);
 
+	vfio_pci_debugfs_remove(vpdev);
 	/* Waits, signalling the user, until every fd of the device is closed. */
 	vfio_pci_sriov_disable(vpdev);
 	vfio_unregister_group_dev(&vpdev->vdev);
@@ -2462,6 +2494,8 @@ static pci_ers_result_t vfio_pci_aer_err_detected(struct pci_dev *pdev,
 {
 	struct vfio_pci_ng_device *vpdev = dev_get_drvdata(&pdev->dev);
 
+	vfio_pci_trace_signal(vpdev, VFIO_PCI_ERR_IRQ_INDEX, 0,
+			      rcu_access_pointer(vpdev->err_trigger));
 	vfio_pci_signal_err(vpdev);
 	return PCI_ERS_RESULT_CAN_RECOVER;
 }
@@ -2524,6 +2558,7 @@ static int __init vfio_pci_init(void)
 	ret = vfio_pci_perm_bits_init();
 	if (ret)
 		return ret;
+	vfio_pci_debugfs_init();
 	ret = vfio_pci_mapping_fs_init();
 	if (ret)
 		goto err_perm;
@@ -2541,6 +2576,7 @@ err_nb:
 err_fs:
 	vfio_pci_mapping_fs_exit();
 err_perm:
+	vfio_pci_debugfs_exit();
 	vfio_pci_perm_bits_exit();
 	return ret;
 }
@@ -2551,6 +2587,7 @@ static void __exit vfio_pci_exit(void)
 	pci_unregister_driver(&vfio_pci_driver);
 	bus_unregister_notifier(&pci_bus_type, &vfio_pci_nb);
 	vfio_pci_mapping_fs_exit();
+	vfio_pci_debugfs_exit();
 	vfio_pci_perm_bits_exit();
 }
 module_exit(vfio_pci_exit);

@@ -115,8 +115,10 @@ static irqreturn_t vfio_pci_intx_handler(int irq, void *dev_id)
 	}
 	spin_unlock_irqrestore(&vpdev->irqlock, flags);
 
-	if (signal)
+	if (signal) {
+		vfio_pci_debug_irq(vpdev, VFIO_PCI_INTX_IRQ_INDEX, 0);
 		vfio_pci_intx_signal(vpdev);
+	}
 	return ret;
 }
 
@@ -481,6 +483,7 @@ static int vfio_pci_set_intx_trigger(struct vfio_pci_ng_device *vpdev,
  */
 static irqreturn_t vfio_pci_msi_handler(int irq, void *arg)
 {
+	vfio_pci_debug_msi_irq(irq);
 	vfio_pci_compat_eventfd_signal(arg);
 	return IRQ_HANDLED;
 }
@@ -971,6 +974,8 @@ long vfio_pci_ioctl_set_irqs(struct vfio_pci_ng_device *vpdev,
 	ret = vfio_pci_set_irqs(vpdev, hdr.flags, hdr.index, hdr.start,
 				hdr.count, max, data);
 	mutex_unlock(&vpdev->igate);
+	trace_vfio_pci_set_irqs(vpdev->pdev, hdr.index, hdr.start, hdr.count,
+				hdr.flags, ret);
 	kfree(data);
 	return ret;
 }

@@ -12,6 +12,7 @@
 #include <linux/vfio.h>
 
 #include "vfio_pci_compat.h"
+#include "vfio_pci_debug.h"
 
 #define VFIO_PCI_NG_VERSION	"0.1.0"
 
@@ -106,6 +107,7 @@ struct vfio_pci_vconfig;
  * @pcie: the function has a PCI Express capability.
  * @has_vga: a VGA-class function registered with the VGA arbiter whose
  *	legacy ranges the user may access (!disable_vga at probe).
+ * @debug: counters, reset history and debugfs (vfio_pci_debug.h).
  *
  * Flags written after open are plain bools, never bitfields sharing a word
  * with other flags, so that unlocked writers cannot corrupt each other.
@@ -157,6 +159,7 @@ struct vfio_pci_ng_device {
 	bool broken_intx;
 	bool pcie;
 	bool has_vga;
+	struct vfio_pci_debug debug;
 };
 
 static inline struct vfio_pci_ng_device *to_vpdev(struct vfio_device *vdev)
