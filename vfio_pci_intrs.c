@@ -257,6 +257,78 @@ void vfio_pci_intx_virt_disable(struct vfio_pci_ng_device *vpdev, bool disable)
 	mutex_unlock(&vpdev->igate);
 }
 
+/*
+ * The INTx guard.
+ *
+ * Open leaves DisINTx clear, as in-tree (a previous owner's stale bit must
+ * not mask the new owner's INTx), and with no interrupt set up the bit
+ * follows the user's virtual one.  So the user can make a PCI 2.3 function
+ * assert INTx that nobody handles: on a level-triggered line shared with
+ * host devices, the kernel then counts unhandled interrupts and disables
+ * the whole line ("nobody cared"), taking the other devices with it.
+ *
+ * While the device is open and INTx is not set up by the user, a shared
+ * handler of ours therefore sits on the line: if the function asserts, it
+ * masks it with DisINTx, as the INTx handler would.  Enabling INTx later
+ * replaces it (our handler goes on the line first, with the function
+ * masked, so nothing is lost between the two), and the interrupt still
+ * pending reaches the user; MSI and
+ * MSI-X move the function off the line, so they replace it too.  If the
+ * line cannot be shared, the function is masked instead.  A function that
+ * cannot mask itself (no PCI 2.3 DisINTx, or nointxmask) needs the line
+ * for itself when INTx is used and is not guarded.  All under @igate.
+ */
+static irqreturn_t vfio_pci_intx_guard(int irq, void *dev_id)
+{
+	struct vfio_pci_ng_device *vpdev =
+		container_of(dev_id, struct vfio_pci_ng_device, intx_guarded);
+	unsigned long flags;
+	bool masked;
+
+	spin_lock_irqsave(&vpdev->irqlock, flags);
+	masked = pci_check_and_mask_intx(vpdev->pdev);
+	spin_unlock_irqrestore(&vpdev->irqlock, flags);
+	return masked ? IRQ_HANDLED : IRQ_NONE;
+}
+
+static void vfio_pci_intx_guard_on(struct vfio_pci_ng_device *vpdev)
+{
+	struct pci_dev *pdev = vpdev->pdev;
+
+	lockdep_assert_held(&vpdev->igate);
+	if (vpdev->intx_guarded || !vpdev->pci_2_3 || vpdev->nointx ||
+	    !pdev->irq || pdev->irq == IRQ_NOTCONNECTED)
+		return;
+	if (request_irq(pdev->irq, vfio_pci_intx_guard, IRQF_SHARED,
+			pci_name(pdev), &vpdev->intx_guarded)) {
+		pci_dbg(pdev, "INTx line not shareable: INTx masked\n");
+		vfio_pci_command_update(vpdev, 0, PCI_COMMAND_INTX_DISABLE,
+					NULL);
+		return;
+	}
+	vpdev->intx_guarded = true;
+}
+
+static void vfio_pci_intx_guard_off(struct vfio_pci_ng_device *vpdev)
+{
+	lockdep_assert_held(&vpdev->igate);
+	if (!vpdev->intx_guarded)
+		return;
+	free_irq(vpdev->pdev->irq, &vpdev->intx_guarded);
+	vpdev->intx_guarded = false;
+}
+
+/**
+ * vfio_pci_intx_guard_start() - guard the INTx line of a device just opened
+ * @vpdev: the device, with no interrupt set up
+ */
+void vfio_pci_intx_guard_start(struct vfio_pci_ng_device *vpdev)
+{
+	mutex_lock(&vpdev->igate);
+	vfio_pci_intx_guard_on(vpdev);
+	mutex_unlock(&vpdev->igate);
+}
+
 static int vfio_pci_alloc_ctx(struct vfio_pci_ng_device *vpdev,
 			      unsigned int n)
 {
@@ -279,7 +351,7 @@ static int vfio_pci_intx_enable(struct vfio_pci_ng_device *vpdev,
 {
 	struct pci_dev *pdev = vpdev->pdev;
 	struct vfio_pci_irq_ctx *ctx;
-	unsigned long irqflags;
+	unsigned long irqflags, flags;
 	int ret;
 
 	if (vpdev->nointx || !pdev->irq || pdev->irq == IRQ_NOTCONNECTED)
@@ -301,13 +373,13 @@ static int vfio_pci_intx_enable(struct vfio_pci_ng_device *vpdev,
 	 * Start masked if userspace disabled INTx in the virtual command
 	 * register.  A PCI 2.3 device masks itself with DisINTx and may share
 	 * its line; any other needs the line for itself, and must not have it
-	 * enabled before the handler's view of the mask is right.
+	 * enabled before the handler's view of the mask is right.  A PCI 2.3
+	 * device stays masked until our handler has replaced the guard: an
+	 * interrupt pending since the guard masked it then reaches the user.
 	 */
 	ctx->masked = vpdev->virq_disabled;
 	if (vpdev->pci_2_3) {
-		vfio_pci_command_update(vpdev,
-					ctx->masked ? 0 : PCI_COMMAND_INTX_DISABLE,
-					ctx->masked ? PCI_COMMAND_INTX_DISABLE : 0,
+		vfio_pci_command_update(vpdev, 0, PCI_COMMAND_INTX_DISABLE,
 					NULL);
 		irqflags = IRQF_SHARED;
 	} else {
@@ -319,7 +391,15 @@ static int vfio_pci_intx_enable(struct vfio_pci_ng_device *vpdev,
 			  vpdev);
 	if (ret)
 		goto err_name;
-	if (!vpdev->pci_2_3) {
+	vfio_pci_intx_guard_off(vpdev);
+	if (vpdev->pci_2_3) {
+		spin_lock_irqsave(&vpdev->irqlock, flags);
+		if (!ctx->masked)
+			__vfio_pci_command_update(vpdev,
+						  PCI_COMMAND_INTX_DISABLE, 0,
+						  NULL);
+		spin_unlock_irqrestore(&vpdev->irqlock, flags);
+	} else {
 		/*
 		 * The handler masks with disable_irq_nosync(): that must mask
 		 * the line at once, not lazily on the next interrupt, or a
@@ -341,6 +421,10 @@ static int vfio_pci_intx_enable(struct vfio_pci_ng_device *vpdev,
 
 err_name:
 	kfree(ctx->name);
+	/* With no interrupt set up, DisINTx follows the virtual bit. */
+	if (vpdev->pci_2_3 && !vpdev->virq_disabled)
+		vfio_pci_command_update(vpdev, PCI_COMMAND_INTX_DISABLE, 0,
+					NULL);
 err_ctx:
 	vfio_pci_free_ctx(vpdev);
 	return ret;
@@ -375,6 +459,7 @@ static void vfio_pci_intx_disable(struct vfio_pci_ng_device *vpdev)
 	kfree(ctx->name);
 	vfio_pci_free_ctx(vpdev);
 	vpdev->irq_type = VFIO_PCI_NUM_IRQS;
+	vfio_pci_intx_guard_on(vpdev);
 }
 
 static int vfio_pci_set_intx_mask(struct vfio_pci_ng_device *vpdev,
@@ -521,6 +606,8 @@ static int vfio_pci_msi_enable(struct vfio_pci_ng_device *vpdev,
 	if (ret)
 		return ret;
 
+	/* The function leaves the INTx line (and pdev->irq may change). */
+	vfio_pci_intx_guard_off(vpdev);
 	/* The PCI core programs the MSI-X table: decode must be on. */
 	cmd = vfio_pci_memory_lock_and_enable(vpdev);
 	ret = pci_alloc_irq_vectors(pdev, 1, nvec, flag);
@@ -529,6 +616,7 @@ static int vfio_pci_msi_enable(struct vfio_pci_ng_device *vpdev,
 			pci_free_irq_vectors(pdev);
 		vfio_pci_memory_unlock_and_restore(vpdev, cmd);
 		vfio_pci_free_ctx(vpdev);
+		vfio_pci_intx_guard_on(vpdev);
 		/* Fewer vectors available: tell the user how many. */
 		return ret;
 	}
@@ -731,6 +819,7 @@ static void vfio_pci_msi_disable(struct vfio_pci_ng_device *vpdev, bool msix)
 
 	vfio_pci_free_ctx(vpdev);
 	vpdev->irq_type = VFIO_PCI_NUM_IRQS;
+	vfio_pci_intx_guard_on(vpdev);
 }
 
 static int vfio_pci_set_msi_trigger(struct vfio_pci_ng_device *vpdev,
@@ -993,6 +1082,8 @@ void vfio_pci_irqs_teardown(struct vfio_pci_ng_device *vpdev)
 		vfio_pci_msi_disable(vpdev, false);
 	else if (vfio_pci_irq_is(vpdev, VFIO_PCI_MSIX_IRQ_INDEX))
 		vfio_pci_msi_disable(vpdev, true);
+
+	vfio_pci_intx_guard_off(vpdev);
 
 	vfio_pci_replace_trigger(vpdev, &vpdev->err_trigger, NULL);
 	vfio_pci_replace_trigger(vpdev, &vpdev->req_trigger, NULL);

@@ -96,6 +96,8 @@ struct vfio_pci_vconfig;
  * @pm_runtime_engaged: userspace put the open device in low power.
  * @pm_intx_masked: runtime suspend masked INTx, which stays masked until
  *	resume; under @irqlock.
+ * @intx_guarded: our guard handler is on the INTx line (open, INTx not set
+ *	up by the user; vfio_pci_intrs.c); under @igate.
  * @sriov_active: the PF has VFs: it must stay in D0.
  * @vf_token: PF only: the VF token shared with the users of its VFs.
  * @sriov_pf: VF only: our PF device, when the PF is bound to us.
@@ -150,6 +152,7 @@ struct vfio_pci_ng_device {
 	bool idle_d3;
 	bool pm_runtime_engaged;
 	bool pm_intx_masked;
+	bool intx_guarded;
 	bool sriov_active;
 	struct vfio_pci_vf_token *vf_token;
 	struct vfio_pci_ng_device *sriov_pf;
@@ -242,6 +245,7 @@ long vfio_pci_ioctl_get_irq_info(struct vfio_pci_ng_device *vpdev,
 long vfio_pci_ioctl_set_irqs(struct vfio_pci_ng_device *vpdev,
 			     struct vfio_irq_set __user *uarg);
 void vfio_pci_irqs_teardown(struct vfio_pci_ng_device *vpdev);
+void vfio_pci_intx_guard_start(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_signal_err(struct vfio_pci_ng_device *vpdev);
 bool vfio_pci_signal_req(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_intx_pm_mask(struct vfio_pci_ng_device *vpdev);

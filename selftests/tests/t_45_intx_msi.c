@@ -14,6 +14,8 @@
  *   nointxmask=1 (check.py's [nointxmask] run) the line is masked at the
  *   interrupt controller, DisINTx stays clear and the line is exclusive (the
  *   other device's INTx enable gets EBUSY);
+ * - an INTx raised with no interrupt set up (ours: masked by the driver,
+ *   the host line is not flooded, and the user who sets up INTx gets it);
  * - switching MSI <-> INTx (refused without a disable first);
  * - the factorial-completion interrupt (raised from edu's own thread), by
  *   MSI and by INTx;
@@ -554,6 +556,87 @@ static void test_config_disable_no_irq(void)
 	vt_end();
 }
 
+/* Unhandled interrupts the host counted on IRQ @irq, or -1. */
+static long irq_unhandled(const char *irq)
+{
+	char path[64], buf[256], *p;
+
+	snprintf(path, sizeof(path), "/proc/irq/%s/spurious", irq);
+	if (vt_read_file(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	p = strstr(buf, "unhandled ");
+	return p ? strtol(p + strlen("unhandled "), NULL, 10) : -1;
+}
+
+/*
+ * An INTx the function raises while the user has set up no interrupt:
+ * nobody handles it, and on a level-triggered line the host counts
+ * unhandled interrupts until it disables the whole line ("nobody cared"),
+ * with every host device on it.  Our driver keeps a handler on the line
+ * that masks the function with DisINTx; the interrupt is still pending,
+ * and reaches the user who sets up INTx afterwards.  Beyond mainline: the
+ * in-tree driver leaves it unhandled.
+ */
+static void test_intx_unhandled(void)
+{
+	const char *desc = "INTx raised with no interrupt set up: masked by the driver, "
+			   "the host line is not flooded, the user gets it once INTx is set up";
+	long before, after;
+	char irq[16];
+	uint16_t cmd = 0;
+	int efd;
+
+	if (!vt_extension("the in-tree driver leaves the INTx unhandled (nobody cared)", "%s",
+			  desc))
+		return;
+	if (nointxmask) {
+		vt_skip("nointxmask: the function cannot mask itself, INTx is not guarded",
+			"%s", desc);
+		return;
+	}
+	vt_begin("%s", desc);
+	if (!vt_check(vt_sysfs_read(bdf, "irq", irq, sizeof(irq)) > 0, "sysfs irq") ||
+	    !cmd_update(dev, 0, PCI_COMMAND_INTX_DISABLE) ||
+	    !check_hw_mask(false, "no IRQ set up, virtual DisINTx clear")) {
+		vt_end();
+		return;
+	}
+	before = irq_unhandled(irq);
+	edu_raise(dev, 0x1);
+	usleep(200 * 1000);
+	after = irq_unhandled(irq);
+	vt_diag("IRQ %s: unhandled %ld before the raise, %ld after", irq, before, after);
+	check_hw_mask(true, "after a raise with no IRQ set up");
+	vt_check(before >= 0 && after - before < 100, "IRQ %s: %ld unhandled interrupts after "
+		 "the raise", irq, after - before);
+	vt_check_ret(vt_config_read16(dev, PCI_COMMAND, &cmd), "read command");
+	vt_check(!(cmd & PCI_COMMAND_INTX_DISABLE), "virtual command %#x: DisINTx as the user "
+		 "left it (clear)", cmd);
+
+	efd = vt_efd_new();
+	if (vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_INTX_IRQ_INDEX, efd), "enable INTx")) {
+		vt_check(vt_efd_wait(efd, WAIT_MS) >= 1, "the pending INTx reaches the user");
+		edu_ack_all(dev);
+		vt_check_ok(intx_unmask(dev), "UNMASK");
+		intx_fire(efd, "a new raise");
+		edu_ack_all(dev);
+		vt_check_ok(intx_unmask(dev), "UNMASK");
+		vt_check_ok(vt_irq_disable(dev, VFIO_PCI_INTX_IRQ_INDEX), "disable INTx");
+	}
+	close(efd);
+	/* Guarded again: a raise after the disable is masked too. */
+	cmd_update(dev, 0, PCI_COMMAND_INTX_DISABLE);
+	before = irq_unhandled(irq);
+	edu_raise(dev, 0x1);
+	usleep(200 * 1000);
+	after = irq_unhandled(irq);
+	check_hw_mask(true, "after a raise once INTx was disabled");
+	vt_check(after - before < 100, "IRQ %s: %ld unhandled interrupts after the raise",
+		 irq, after - before);
+	edu_ack_all(dev);
+	vt_end();
+}
+
 /* The "actions" of a host IRQ: the names of its handlers, comma-separated. */
 static int irq_actions(const char *irq, char *buf, size_t len)
 {
@@ -865,7 +948,7 @@ int main(void)
 	snprintf(intx_name, sizeof(intx_name), "vfio-intx(%s)", bdf);
 
 	nointxmask = vt_nointxmask();
-	vt_plan(13);
+	vt_plan(14);
 	vt_diag("edu %s (%s, kernel %s), INTx masking: %s", bdf,
 		vt_baseline() ? "baseline" : "ng", vt_kernel(),
 		nointxmask ? "nointxmask (IRQ chip, exclusive line)" : "PCI 2.3 (DisINTx)");
@@ -883,6 +966,7 @@ int main(void)
 	vt_end();
 
 	test_config_disable_no_irq();
+	test_intx_unhandled();
 	test_irq_info();
 	test_msi();
 	test_intx_automask();
