@@ -13,6 +13,7 @@
 #                        in-tree one on every kernel (one VM boot per kernel;
 #                        never fails on a timing)
 #   make setup           install what is missing and prepare the kernel matrix
+#                        and the Debian 12 image of the install test
 #   make deb             the vfio-pci-ng-dkms package (build/*.deb), lintian
 #   make install         vfio-pci.ko for one kernel (KDIR=..., default: the
 #                        running one) into its updates/ directory, depmod
@@ -42,7 +43,7 @@ sparse-%:
 	scripts/build-module.sh "$$(scripts/kernels.sh kdir $*)" build/$* sparse
 
 setup:
-	scripts/setup.sh $(KERNELS) $(COMPILE_KERNELS)
+	scripts/setup.sh --install-image $(KERNELS) $(COMPILE_KERNELS)
 	scripts/sparse.sh path >/dev/null
 
 selftests:
@@ -59,8 +60,9 @@ run:
 		--cmd /tests/vfio-demo
 
 check:
-	scripts/setup.sh $(KERNELS) $(COMPILE_KERNELS)
+	scripts/setup.sh --install-image $(KERNELS) $(COMPILE_KERNELS)
 	$(MAKE) $(addprefix sparse-,$(KERNELS) $(COMPILE_KERNELS)) selftests checkpatch
+	$(MAKE) deb
 	$(PYTHON) selftests/check.py --kernels "$(KERNELS)"
 
 bench:

@@ -5,7 +5,10 @@
 # prepare the kernel matrix (scripts/kernels.sh prepare).  Idempotent: a
 # warm machine costs a few dpkg queries.
 #
-#   setup.sh [--no-kernels] [KERNEL...]
+#   setup.sh [--no-kernels] [--install-image] [KERNEL...]
+#
+# --install-image: also the Debian 12 image of the install test
+# (scripts/install-image.sh), built while the other kernels are prepared.
 
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,6 +16,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 prepare=1
 if [ "${1:-}" = "--no-kernels" ]; then
 	prepare=0
+	shift
+fi
+image=0
+if [ "${1:-}" = "--install-image" ]; then
+	image=1
 	shift
 fi
 
@@ -56,6 +64,20 @@ fi
 [ -n "$newest_612" ] || { echo "setup: no Debian 6.12 kernel headers found" >&2; exit 1; }
 apt_install "$newest_612"
 
+# The package build and its test (make deb, selftests/install-test.py).
+apt_install debhelper dh-dkms lintian mmdebstrap qemu-utils
+
+# The image needs the stock kernels only; it spends its time on downloads
+# and dpkg more than on the CPU, so it is built in the background.
+image_pid=
+if [ $image -eq 1 ]; then
+	"$here/kernels.sh" prepare 6.1 6.12
+	"$here/install-image.sh" prepare &
+	image_pid=$!
+fi
 if [ $prepare -eq 1 ]; then
 	"$here/kernels.sh" prepare "$@"
+fi
+if [ -n "$image_pid" ]; then
+	wait "$image_pid"
 fi

@@ -3,7 +3,7 @@
 """Run the selftests on every kernel of the matrix, in-tree driver first.
 
     check.py [--kernels 6.1,6.12,debug] [--modes baseline,ng] [--topology all]
-             [--runs main,sriov,nointxmask] [--module-for KERNEL=KO ...]
+             [--runs main,sriov,nointxmask,install] [--module-for KERNEL=KO ...]
              [--tests DIR] [--timeout S] [--logdir DIR] [--keep] [--verbose]
              [--quiet] [--jobs N]
 
@@ -16,6 +16,11 @@ otherwise. Each run ends with "<kernel> <mode>: N passed, N failed, N
 skipped" ("<kernel> <mode> [<extra run>]: ..." for an extra run); the last
 line is the grand total "N passed, N failed, N skipped". Exit status 1 if
 anything failed.
+
+The "install" run (selftests/install-test.py, one job) installs the
+vfio-pci-ng-dkms package (make deb) in a Debian 12 VM and boots it on the
+stock kernels among --kernels (6.12, 6.1), with one summary line for each,
+"<kernel> install: ...".
 """
 
 import argparse
@@ -61,6 +66,9 @@ EXTRA_RUNS = (
           CLIENT_KERNELS),
 )
 MAIN = 'main'
+# selftests/install-test.py: the kernels it boots, in its order.
+INSTALL = 'install'
+INSTALL_KERNELS = ('6.12', '6.1')
 
 
 def _list(text):
@@ -76,7 +84,7 @@ def _parse_args(argv):
                         help='comma-separated, in this order (default: baseline,ng)')
     parser.add_argument('--topology', default='all', choices=vmtest.TOPOLOGIES,
                         help='of the main run (default: all)')
-    run_names = [MAIN] + [extra.name for extra in EXTRA_RUNS]
+    run_names = [MAIN] + [extra.name for extra in EXTRA_RUNS] + [INSTALL]
     parser.add_argument('--runs', type=_list, default=run_names,
                         help=f'comma-separated (default: {",".join(run_names)})')
     parser.add_argument('--module-for', action='append', default=[], metavar='KERNEL=KO',
@@ -115,9 +123,36 @@ def _run_name(kernel, mode, extra):
     return f'{kernel} {mode}' + (f' [{extra.name}]' if extra else '')
 
 
+def _run_install(args, kernels):
+    """selftests/install-test.py on `kernels`; returns (output, counts)."""
+    cmd = [sys.executable, os.path.join(vmtest.REPO, 'selftests', 'install-test.py'),
+           '--kernels', ','.join(kernels)]
+    if args.logdir:
+        cmd += ['--logdir', os.path.join(args.logdir, INSTALL)]
+    cmd += ['--keep'] * args.keep + ['--verbose'] * args.verbose
+    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          check=False)
+    lines = (proc.stdout + proc.stderr).splitlines()
+    counts = [0, 0, 0]
+    for kernel in kernels:
+        found = [SUMMARY.match(line) for line in lines
+                 if line.startswith(f'{kernel} {INSTALL}: ') and SUMMARY.match(line)]
+        if not found:
+            lines.append(f'{kernel} {INSTALL}: 0 passed, 1 failed, 0 skipped'
+                         f' (install-test.py exited {proc.returncode} without a summary)')
+            counts[1] += 1
+            continue
+        counts = [c + int(n) for c, n in zip(counts, found[-1].groups())]
+    if proc.returncode and not counts[1]:
+        counts[1] = 1
+    return lines, tuple(counts)
+
+
 def _run_one(args, kernel, mode, extra):
     """One VM boot in its own vmtest.py process (the main run if `extra` is
-    None); returns (output, counts)."""
+    None; the install test if `mode` is INSTALL); returns (output, counts)."""
+    if mode == INSTALL:
+        return _run_install(args, kernel.split(','))
     cmd = [sys.executable, os.path.join(vmtest.REPO, 'selftests', 'vmtest.py'),
            '--kernel', kernel, '--mode', mode]
     if extra:
@@ -181,6 +216,9 @@ def main(argv=None):
     runs = sorted(((k, m, e) for k in kernels for e in extras for m in args.modes
                    if e is None or e.kernels is None or k in e.kernels),
                   key=lambda run: (run[0] != 'debug', run[2] is not None))
+    install = [k for k in INSTALL_KERNELS if k in kernels] if INSTALL in args.runs else []
+    if install:     # the longest run of all: first
+        runs.insert(0, (','.join(install), INSTALL, None))
     print(f'# {len(runs)} runs, {args.jobs} at a time: '
           + ', '.join(_run_name(*run) for run in runs), flush=True)
 
