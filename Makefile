@@ -18,6 +18,8 @@
 #   make install         vfio-pci.ko for one kernel (KDIR=..., default: the
 #                        running one) into its updates/ directory, depmod
 #   make uninstall       remove what make install put there
+#   make upstream-selftests  build the upstream kernel VFIO selftests (of the
+#                        7.3 source) that make check runs (selftests/upstream)
 #   make clean
 #
 # Kernels are prepared by scripts/kernels.sh into $(VFIO_NG_CACHE)
@@ -49,6 +51,10 @@ setup:
 selftests:
 	$(MAKE) -C selftests
 
+# The upstream kernel VFIO selftests of the 7.3 source, patched (selftests/upstream).
+upstream-selftests:
+	selftests/upstream/build.sh
+
 checkpatch:
 	scripts/checkpatch.sh
 
@@ -61,7 +67,8 @@ run:
 
 check:
 	scripts/setup.sh --install-image $(KERNELS) $(COMPILE_KERNELS)
-	$(MAKE) $(addprefix sparse-,$(KERNELS) $(COMPILE_KERNELS)) selftests checkpatch
+	$(MAKE) $(addprefix sparse-,$(KERNELS) $(COMPILE_KERNELS)) selftests upstream-selftests \
+		checkpatch
 	$(MAKE) deb
 	$(PYTHON) selftests/check.py --kernels "$(KERNELS)"
 
@@ -85,5 +92,5 @@ clean:
 	rm -rf build
 	$(MAKE) -C selftests clean
 
-.PHONY: all setup selftests checkpatch run check bench clean
+.PHONY: all setup selftests upstream-selftests checkpatch run check bench clean
 .PHONY: deb install uninstall

@@ -46,6 +46,9 @@ apt_install() {
 apt_install build-essential gcc make bc flex bison libelf-dev libssl-dev dwarves \
 	kmod cpio xz-utils zstd python3 sparse perl \
 	linux-headers-amd64 linux-source-6.12 qemu-system-x86 busybox-static
+# The upstream kernel VFIO selftests (selftests/upstream/build.sh): patched,
+# linked statically with libuuid.
+apt_install patch uuid-dev
 # Real VFIO clients, run in the guests from the host's root (selftests/clients):
 # QEMU itself (above; SeaBIOS's bios-256k.bin comes with it) and DPDK's
 # testpmd, which Debian ships in dpdk-dev.
