@@ -53,6 +53,13 @@ EXTRA_RUNS = (
     # of by DisINTx in the device (PCI 2.3): t_45 checks that it is so.
     Extra('nointxmask', 'all', 'nointxmask=1',
           ('t_45_intx_msi', 't_48_irq_stress', 't_49_irq_hostile')),
+    # The upstream kernel VFIO selftests of 7.3 (selftests/upstream, built
+    # into build/upstream by "make upstream-selftests"). Guest clock by
+    # instruction count: the harness's fixed 30 s per test then holds
+    # whatever the host's load, and edu's 100 ms DMA transfers cost no time.
+    Extra('upstream', 'all', '', ('t_upstream',),
+          ('--tests', os.path.join(vmtest.REPO, 'build', 'upstream', 'out'), '--icount',
+           '--test-timeout', '1200', '--timeout', '1800')),
     # QEMU assigns each lab device (vfio-pci,host=), with and without mmap;
     # the outer machine removes the e1000e while QEMU holds it.
     Extra('qemu', 'all', '', ('t_qemu',),
