@@ -569,6 +569,23 @@ static long irq_unhandled(const char *irq)
 }
 
 /*
+ * Raise edu's INTx with no handler of the user's: the driver must mask it
+ * (DisINTx in the hardware) before the host counts 100 unhandled ones.
+ */
+static void raise_unguarded(const char *irq, const char *what)
+{
+	long before = irq_unhandled(irq), after;
+
+	edu_raise(dev, 0x1);
+	usleep(200 * 1000);
+	after = irq_unhandled(irq);
+	vt_diag("IRQ %s: unhandled %ld before %s, %ld after", irq, before, what, after);
+	check_hw_mask(true, "after %s", what);
+	vt_check(before >= 0 && after - before < 100, "IRQ %s: %ld unhandled interrupts after %s",
+		 irq, after - before, what);
+}
+
+/*
  * An INTx the function raises while the user has set up no interrupt:
  * nobody handles it, and on a level-triggered line the host counts
  * unhandled interrupts until it disables the whole line ("nobody cared"),
@@ -581,7 +598,6 @@ static void test_intx_unhandled(void)
 {
 	const char *desc = "INTx raised with no interrupt set up: masked by the driver, "
 			   "the host line is not flooded, the user gets it once INTx is set up";
-	long before, after;
 	char irq[16];
 	uint16_t cmd = 0;
 	int efd;
@@ -601,14 +617,7 @@ static void test_intx_unhandled(void)
 		vt_end();
 		return;
 	}
-	before = irq_unhandled(irq);
-	edu_raise(dev, 0x1);
-	usleep(200 * 1000);
-	after = irq_unhandled(irq);
-	vt_diag("IRQ %s: unhandled %ld before the raise, %ld after", irq, before, after);
-	check_hw_mask(true, "after a raise with no IRQ set up");
-	vt_check(before >= 0 && after - before < 100, "IRQ %s: %ld unhandled interrupts after "
-		 "the raise", irq, after - before);
+	raise_unguarded(irq, "a raise with no IRQ set up");
 	vt_check_ret(vt_config_read16(dev, PCI_COMMAND, &cmd), "read command");
 	vt_check(!(cmd & PCI_COMMAND_INTX_DISABLE), "virtual command %#x: DisINTx as the user "
 		 "left it (clear)", cmd);
@@ -626,13 +635,7 @@ static void test_intx_unhandled(void)
 	close(efd);
 	/* Guarded again: a raise after the disable is masked too. */
 	cmd_update(dev, 0, PCI_COMMAND_INTX_DISABLE);
-	before = irq_unhandled(irq);
-	edu_raise(dev, 0x1);
-	usleep(200 * 1000);
-	after = irq_unhandled(irq);
-	check_hw_mask(true, "after a raise once INTx was disabled");
-	vt_check(after - before < 100, "IRQ %s: %ld unhandled interrupts after the raise",
-		 irq, after - before);
+	raise_unguarded(irq, "a raise once INTx was disabled");
 	edu_ack_all(dev);
 	vt_end();
 }
