@@ -88,9 +88,14 @@ install:
 uninstall:
 	scripts/install.sh uninstall $(KDIR)
 
+# vfio-pci-ng diagnose [BDF...] (tools/diagnose): build/vfio-pci-ng
+diagnose:
+	mkdir -p build
+	$(CC) -O2 -Wall -Wextra -o build/vfio-pci-ng tools/diagnose/vfio-pci-ng.c
+
 clean:
 	rm -rf build
 	$(MAKE) -C selftests clean
 
 .PHONY: all setup selftests upstream-selftests checkpatch run check bench clean
-.PHONY: deb install uninstall
+.PHONY: deb install uninstall diagnose
