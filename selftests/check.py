@@ -230,6 +230,7 @@ def main(argv=None):
           + ', '.join(_run_name(*run) for run in runs), flush=True)
 
     passed = failed = skipped = 0
+    failures = []
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = [pool.submit(_run_one, args, *run) for run in runs]
         for run, future in zip(runs, futures):
@@ -243,9 +244,16 @@ def main(argv=None):
                     continue    # vmtest's own grand total: ours comes last
                 print(line)
             sys.stdout.flush()
+            if f:
+                failures += [f'{_run_name(*run)}: {line}' for line in lines
+                             if line.startswith(('FAIL', 'not ok'))
+                             or (SUMMARY.match(line) and ' 0 failed' not in line)]
             passed += p
             failed += f
             skipped += s
+    if failures:    # again at the end, where a CI log's tail shows them
+        print('# ---- failures ----')
+        print('\n'.join(failures))
     print(vmtest.counts(passed, failed, skipped))
     return 0 if not failed else 1
 
