@@ -32,14 +32,6 @@ static char ids[1024] __initdata;
 module_param_string(ids, ids, sizeof(ids), 0);
 MODULE_PARM_DESC(ids, "Initial PCI IDs to add to the vfio-pci driver, format is \"vendor:device[:subvendor[:subdevice[:class[:class_mask]]]]\" and multiple comma separated entries can be specified");
 
-static bool nointxmask;
-module_param_named(nointxmask, nointxmask, bool, 0444);
-MODULE_PARM_DESC(nointxmask, "Disable support for PCI 2.3 style INTx masking.  If this resolves problems for specific devices, report lspci -vvvxxx to linux-pci@vger.kernel.org so the device can be fixed automatically via the broken_intx_masking flag.");
-
-static bool disable_idle_d3;
-module_param(disable_idle_d3, bool, 0444);
-MODULE_PARM_DESC(disable_idle_d3, "Disable using the PCI D3 low power state for idle, unused devices (latched per device when it is bound)");
-
 static bool disable_vga;
 module_param(disable_vga, bool, 0444);
 MODULE_PARM_DESC(disable_vga, "Disable VGA resource access through vfio-pci");
@@ -1673,7 +1665,7 @@ static int vfio_pci_enable(struct vfio_pci_ng_device *vpdev)
 	 * Mask INTx with DisINTx only where the device really supports it.  A
 	 * device whose INTx is known broken keeps DisINTx set: INTx is hidden.
 	 */
-	vpdev->pci_2_3 = !nointxmask && !vpdev->broken_intx &&
+	vpdev->pci_2_3 = !vpdev->policy.nointxmask && !vpdev->broken_intx &&
 			 pci_intx_mask_supported(pdev);
 	vpdev->virq_disabled = false;
 	ret = 0;
@@ -2224,6 +2216,7 @@ static int vfio_pci_init_dev(struct vfio_device *core_vdev)
 	struct pci_dev *pdev = to_pci_dev(core_vdev->dev);
 
 	vpdev->pdev = pdev;
+	vfio_pci_policy_init(vpdev);
 	vpdev->irq_type = VFIO_PCI_NUM_IRQS;
 	init_rwsem(&vpdev->memory_lock);
 	mutex_init(&vpdev->igate);
@@ -2236,7 +2229,7 @@ static int vfio_pci_init_dev(struct vfio_device *core_vdev)
 	INIT_LIST_HEAD(&vpdev->ioeventfds);
 	INIT_LIST_HEAD(&vpdev->dummy_resources);
 	vpdev->pcie = pci_is_pcie(pdev);
-	vpdev->broken_intx = !nointxmask && vfio_pci_intx_broken(pdev);
+	vpdev->broken_intx = !vpdev->policy.nointxmask && vfio_pci_intx_broken(pdev);
 	vpdev->nointx = pdev->is_virtfn || !pdev->pin ||
 			pdev->irq == IRQ_NOTCONNECTED || vpdev->broken_intx;
 	vpdev->msix_bar = -1;	/* read at open */
@@ -2454,7 +2447,7 @@ static int vfio_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		goto err_put;
 
-	vpdev->idle_d3 = !disable_idle_d3;
+	vpdev->idle_d3 = vpdev->policy.idle_d3;
 	vfio_pci_pm_init(vpdev);
 
 	ret = vfio_register_group_dev(&vpdev->vdev);

@@ -42,6 +42,36 @@ struct vfio_pci_irq_ctx;
 struct vfio_pci_vf_token;
 struct vfio_pci_vconfig;
 
+/* Config accesses outside every known capability (policy "unassigned_config"). */
+enum vfio_pci_unassigned {
+	VFIO_PCI_UNASSIGNED_ALLOW,	/* pass through, as in-tree */
+	VFIO_PCI_UNASSIGNED_AUDIT,	/* pass through, log each offset once */
+	VFIO_PCI_UNASSIGNED_BLOCK,	/* writes dropped, reads all ones */
+};
+
+/**
+ * struct vfio_pci_policy - per-device policy (vfio_pci_policy.c)
+ *
+ * Set from the module parameters at probe; changed through sysfs only
+ * while the device is not open, so that an open device reads it unlocked.
+ *
+ * @nointxmask: do not mask INTx with DisINTx (PCI 2.3).
+ * @idle_d3: the device may sleep in D3 while nobody has it open.
+ * @d3cold_allowed: low power states may go down to D3cold.
+ * @reset_on_open: reset the function at open.
+ * @unassigned_config: enum vfio_pci_unassigned.
+ * @revoke_timeout_ms: on removal, revoke the holder's access this long
+ *	after the first request to release the device; 0: never (in-tree).
+ */
+struct vfio_pci_policy {
+	bool nointxmask;
+	bool idle_d3;
+	bool d3cold_allowed;
+	bool reset_on_open;
+	u8 unassigned_config;
+	unsigned int revoke_timeout_ms;
+};
+
 /**
  * struct vfio_pci_ng_device - one PCI function bound to vfio-pci-ng
  * @vdev: the vfio core's device; must stay the first member, the core
@@ -109,6 +139,7 @@ struct vfio_pci_vconfig;
  * @pcie: the function has a PCI Express capability.
  * @has_vga: a VGA-class function registered with the VGA arbiter whose
  *	legacy ranges the user may access (!disable_vga at probe).
+ * @policy: per-device policy (vfio_pci_policy.c).
  * @debug: counters, reset history and debugfs (vfio_pci_debug.h).
  *
  * Flags written after open are plain bools, never bitfields sharing a word
@@ -162,6 +193,7 @@ struct vfio_pci_ng_device {
 	bool broken_intx;
 	bool pcie;
 	bool has_vga;
+	struct vfio_pci_policy policy;
 	struct vfio_pci_debug debug;
 };
 
@@ -251,6 +283,9 @@ bool vfio_pci_signal_req(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_intx_pm_mask(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_intx_pm_unmask(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_intx_virt_disable(struct vfio_pci_ng_device *vpdev, bool disable);
+
+/* vfio_pci_policy.c */
+void vfio_pci_policy_init(struct vfio_pci_ng_device *vpdev);
 
 /* vfio_pci_rdwr.c */
 void __iomem *vfio_pci_bar_iomap(struct vfio_pci_ng_device *vpdev, int bar);
