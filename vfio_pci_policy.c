@@ -12,6 +12,10 @@ static bool disable_idle_d3;
 module_param(disable_idle_d3, bool, 0444);
 MODULE_PARM_DESC(disable_idle_d3, "Disable using the PCI D3 low power state for idle, unused devices (latched per device when it is bound)");
 
+static unsigned int revoke_timeout_ms;
+module_param(revoke_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(revoke_timeout_ms, "Default per-device revoke timeout: when a device is being removed and its user has not released it this many ms after the first request, revoke the user's access (0: wait for the user forever, as in-tree)");
+
 /**
  * vfio_pci_policy_init() - set a new device's policy to the defaults
  * @vpdev: the device, at probe
@@ -25,5 +29,5 @@ void vfio_pci_policy_init(struct vfio_pci_ng_device *vpdev)
 	policy->d3cold_allowed = true;
 	policy->reset_on_open = true;
 	policy->unassigned_config = VFIO_PCI_UNASSIGNED_ALLOW;
-	policy->revoke_timeout_ms = 0;
+	policy->revoke_timeout_ms = revoke_timeout_ms;
 }
