@@ -673,7 +673,9 @@ static void vfio_pci_user_flr(struct vfio_pci_ng_device *vpdev)
 	 * reset is not reported: a config write has no way to.
 	 */
 	vfio_pci_set_power_state_locked(vpdev, PCI_D0);
-	vfio_pci_debug_reset(vpdev, VFIO_PCI_RESET_USER_FLR, pci_try_reset_function);
+	if (vfio_pci_debug_reset(vpdev, VFIO_PCI_RESET_USER_FLR,
+				 pci_try_reset_function) != -EAGAIN)
+		vfio_pci_health_check(vpdev, VFIO_PCI_RESET_USER_FLR);
 	up_write(&vpdev->memory_lock);
 }
 

@@ -914,6 +914,7 @@ static int vfio_pci_runtime_resume(struct device *dev)
 	}
 	up_write(&vpdev->memory_lock);
 
+	vfio_pci_health_resume(vpdev);
 	vfio_pci_intx_pm_unmask(vpdev);
 	return 0;
 }
@@ -1231,6 +1232,10 @@ static int vfio_pci_devset_hot_reset(struct vfio_pci_ng_device *vpdev,
 		list_for_each_entry(it, &dev_set->device_list, dev_set_list)
 			__vfio_pci_set_power_state(to_vpdev(it), PCI_D0);
 		ret = vfio_pci_debug_reset(vpdev, VFIO_PCI_RESET_HOT, pci_reset_bus);
+		/* A member that does not come back fails the reset. */
+		list_for_each_entry(it, &dev_set->device_list, dev_set_list)
+			if (!vfio_pci_health_check(to_vpdev(it), VFIO_PCI_RESET_HOT))
+				ret = ret ?: -EIO;
 	}
 
 	/* Unlock the members locked above, up to the one that failed. */
@@ -1315,30 +1320,60 @@ out:
  * their own and none is open any more, reset the whole set by slot or bus.
  * Called with the dev_set lock held, the closing device still counted.
  */
-static void vfio_pci_devset_try_reset(struct vfio_pci_ng_device *vpdev)
+/**
+ * vfio_pci_devset_reset_alone() - bus or slot reset of a dev_set not in use
+ * @vpdev: a member being opened or closed by the caller
+ * @scope: VFIO_PCI_RESET_* for the reset history
+ *
+ * Only when every function the reset reaches is a member and no member
+ * other than @vpdev is open.  Called with the dev_set lock held.
+ *
+ * Return: 0, or -ENOTTY without a bus or slot reset, -EBUSY while another
+ * member is open, -EPERM when the reset would reach a device not ours, or
+ * the PCI core's errno.
+ */
+int vfio_pci_devset_reset_alone(struct vfio_pci_ng_device *vpdev,
+				unsigned int scope)
 {
 	struct vfio_device_set *dev_set = vpdev->vdev.dev_set;
 	struct pci_dev *pdev = vpdev->pdev;
 	struct vfio_device *it;
-	bool needed = false, slot;
+	bool slot;
+	int ret;
 
-	if (!vpdev->set_key || vfio_device_set_open_count(dev_set) > 1)
+	lockdep_assert_held(&dev_set->lock);
+	if (!vpdev->set_key || vfio_pci_probe_hot_reset(pdev, &slot))
+		return -ENOTTY;
+	if (vfio_device_set_open_count(dev_set) > 1)
+		return -EBUSY;
+	if (!vfio_pci_devset_resettable(dev_set, pdev, slot))
+		return -EPERM;
+	ret = vfio_pci_devset_pm_get(dev_set);
+	if (ret)
+		return ret;
+	ret = vfio_pci_debug_reset(vpdev, scope, pci_reset_bus);
+	list_for_each_entry(it, &dev_set->device_list, dev_set_list) {
+		if (!ret)
+			to_vpdev(it)->needs_reset = false;
+		vfio_pci_health_check(to_vpdev(it), scope);
+	}
+	vfio_pci_devset_pm_put(dev_set);
+	return ret;
+}
+
+/* At the last close of the set: the bus reset a close could not do. */
+static void vfio_pci_devset_try_reset(struct vfio_pci_ng_device *vpdev)
+{
+	struct vfio_device_set *dev_set = vpdev->vdev.dev_set;
+	struct vfio_device *it;
+	bool needed = false;
+
+	if (!vpdev->set_key)
 		return;
 	list_for_each_entry(it, &dev_set->device_list, dev_set_list)
 		needed |= to_vpdev(it)->needs_reset;
-	if (!needed)
-		return;
-
-	if (vfio_pci_probe_hot_reset(pdev, &slot))
-		return;
-	if (!vfio_pci_devset_resettable(dev_set, pdev, slot) ||
-	    vfio_pci_devset_pm_get(dev_set))
-		return;
-	if (!vfio_pci_debug_reset(vpdev, VFIO_PCI_RESET_CLOSE_BUS, pci_reset_bus)) {
-		list_for_each_entry(it, &dev_set->device_list, dev_set_list)
-			to_vpdev(it)->needs_reset = false;
-	}
-	vfio_pci_devset_pm_put(dev_set);
+	if (needed)
+		vfio_pci_devset_reset_alone(vpdev, VFIO_PCI_RESET_CLOSE_BUS);
 }
 
 /*
@@ -1660,6 +1695,9 @@ static int vfio_pci_enable(struct vfio_pci_ng_device *vpdev)
 	if (ret == -EAGAIN)
 		goto err_disable;
 	vpdev->reset_works = !ret;
+	ret = vfio_pci_health_recover(vpdev, VFIO_PCI_RESET_OPEN);
+	if (ret)
+		goto err_disable;
 
 	/*
 	 * Mask INTx with DisINTx only where the device really supports it.  A
@@ -1762,6 +1800,7 @@ static void vfio_pci_disable(struct vfio_pci_ng_device *vpdev)
 
 	vfio_pci_reset_at_close(vpdev);
 	pci_restore_state(pdev);
+	vfio_pci_health_recover(vpdev, VFIO_PCI_RESET_CLOSE);
 	pci_disable_device(pdev);
 	kfree(vpdev->pm_save);
 	vpdev->pm_save = NULL;
@@ -2056,6 +2095,9 @@ static long vfio_pci_ioctl_reset(struct vfio_pci_ng_device *vpdev)
 	vfio_pci_zap_and_down_write_memory_lock(vpdev);
 	__vfio_pci_set_power_state(vpdev, PCI_D0);
 	ret = vfio_pci_debug_reset(vpdev, VFIO_PCI_RESET_IOCTL, pci_try_reset_function);
+	if (ret != -EAGAIN &&
+	    !vfio_pci_health_check(vpdev, VFIO_PCI_RESET_IOCTL))
+		ret = -EIO;
 	up_write(&vpdev->memory_lock);
 	return ret;
 }
@@ -2214,9 +2256,11 @@ static int vfio_pci_init_dev(struct vfio_device *core_vdev)
 {
 	struct vfio_pci_ng_device *vpdev = to_vpdev(core_vdev);
 	struct pci_dev *pdev = to_pci_dev(core_vdev->dev);
+	int ret;
 
 	vpdev->pdev = pdev;
 	vfio_pci_policy_init(vpdev);
+	vfio_pci_health_init(vpdev);
 	vpdev->irq_type = VFIO_PCI_NUM_IRQS;
 	init_rwsem(&vpdev->memory_lock);
 	mutex_init(&vpdev->igate);
@@ -2234,7 +2278,10 @@ static int vfio_pci_init_dev(struct vfio_device *core_vdev)
 			pdev->irq == IRQ_NOTCONNECTED || vpdev->broken_intx;
 	vpdev->msix_bar = -1;	/* read at open */
 	vfio_pci_debug_init(vpdev);
-	return vfio_pci_mapping_init(vpdev);
+	ret = vfio_pci_mapping_init(vpdev);
+	if (ret)	/* the core does not call release after a failed init */
+		vfio_pci_health_exit(vpdev);
+	return ret;
 }
 
 static void vfio_pci_release_dev(struct vfio_device *core_vdev)
@@ -2245,6 +2292,7 @@ static void vfio_pci_release_dev(struct vfio_device *core_vdev)
 	if (vpdev->set_key)
 		vfio_pci_devset_key_put(vpdev->set_key);
 	vfio_pci_vf_token_free(vpdev);
+	vfio_pci_health_exit(vpdev);
 	vfio_pci_mapping_exit(vpdev);
 #ifdef VFIO_PCI_POPULATE_WHOLE_VMA
 	mutex_destroy(&vpdev->populate_lock);

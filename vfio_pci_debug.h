@@ -30,6 +30,8 @@ struct vfio_pci_ng_device;
 #define VFIO_PCI_RESET_USER_FLR		3	/* FLR bit in config space */
 #define VFIO_PCI_RESET_HOT		4	/* VFIO_DEVICE_PCI_HOT_RESET */
 #define VFIO_PCI_RESET_CLOSE_BUS	5	/* dev_set reset at last close */
+#define VFIO_PCI_RESET_HEALTH		6	/* bus reset of a dead function */
+#define VFIO_PCI_RESET_RESUME		7	/* no reset: back from runtime PM */
 
 /*
  * Reset methods: 1-7 are the PCI core's reset_methods[] indexes (the order

@@ -109,6 +109,9 @@ static int vfio_pci_state_show(struct seq_file *s, void *unused)
 		   READ_ONCE(vpdev->reset_works) ? "yes" : "no");
 	seq_printf(s, "needs_reset: %s\n",
 		   READ_ONCE(vpdev->needs_reset) ? "yes" : "no");
+	seq_printf(s, "health: %s\n", READ_ONCE(vpdev->dead) ? "dead" : "ok");
+	seq_printf(s, "d3cold: %s\n", READ_ONCE(vpdev->d3cold_broken) ?
+		   "disabled (did not come back)" : "as the PCI core allows");
 
 	seq_puts(s, "dev_set:");
 	list_for_each_entry(it, &dev_set->device_list, dev_set_list)

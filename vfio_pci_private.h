@@ -139,6 +139,13 @@ struct vfio_pci_policy {
  * @pcie: the function has a PCI Express capability.
  * @has_vga: a VGA-class function registered with the VGA arbiter whose
  *	legacy ranges the user may access (!disable_vga at probe).
+ * @health_id: the identity read at probe: vendor and device ID, or a VF's
+ *	class (vfio_pci_health.c).
+ * @probe_state: the config state at probe, for a function that comes back
+ *	from the dead.
+ * @dead: the function stopped answering as itself after a reset or resume.
+ * @d3cold_broken: the function did not come back from runtime suspend:
+ *	D3cold is disabled for it.
  * @policy: per-device policy (vfio_pci_policy.c).
  * @debug: counters, reset history and debugfs (vfio_pci_debug.h).
  *
@@ -193,6 +200,10 @@ struct vfio_pci_ng_device {
 	bool broken_intx;
 	bool pcie;
 	bool has_vga;
+	u32 health_id;
+	struct pci_saved_state *probe_state;
+	bool dead;
+	bool d3cold_broken;
 	struct vfio_pci_policy policy;
 	struct vfio_pci_debug debug;
 };
@@ -269,6 +280,8 @@ int vfio_pci_set_power_state(struct vfio_pci_ng_device *vpdev,
 			     pci_power_t state);
 int vfio_pci_set_power_state_locked(struct vfio_pci_ng_device *vpdev,
 				    pci_power_t state);
+int vfio_pci_devset_reset_alone(struct vfio_pci_ng_device *vpdev,
+				unsigned int scope);
 
 /* vfio_pci_intrs.c */
 int vfio_pci_irq_count(struct vfio_pci_ng_device *vpdev, unsigned int index);
@@ -283,6 +296,16 @@ bool vfio_pci_signal_req(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_intx_pm_mask(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_intx_pm_unmask(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_intx_virt_disable(struct vfio_pci_ng_device *vpdev, bool disable);
+
+/* vfio_pci_health.c */
+void vfio_pci_health_init(struct vfio_pci_ng_device *vpdev);
+void vfio_pci_health_exit(struct vfio_pci_ng_device *vpdev);
+bool vfio_pci_health_answers(struct vfio_pci_ng_device *vpdev);
+bool vfio_pci_health_check(struct vfio_pci_ng_device *vpdev,
+			   unsigned int scope);
+int vfio_pci_health_recover(struct vfio_pci_ng_device *vpdev,
+			    unsigned int scope);
+void vfio_pci_health_resume(struct vfio_pci_ng_device *vpdev);
 
 /* vfio_pci_policy.c */
 void vfio_pci_policy_init(struct vfio_pci_ng_device *vpdev);

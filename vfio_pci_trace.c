@@ -19,6 +19,8 @@ static const char * const vfio_pci_reset_scopes[] = {
 	[VFIO_PCI_RESET_USER_FLR]	= "user_flr",
 	[VFIO_PCI_RESET_HOT]		= "hot_reset",
 	[VFIO_PCI_RESET_CLOSE_BUS]	= "close_bus",
+	[VFIO_PCI_RESET_HEALTH]		= "health",
+	[VFIO_PCI_RESET_RESUME]		= "resume",
 };
 
 static const char * const vfio_pci_reset_methods[] = {
@@ -150,7 +152,8 @@ static unsigned int vfio_pci_reset_method(struct pci_dev *pdev,
 {
 	u8 m;
 
-	if (scope == VFIO_PCI_RESET_HOT || scope == VFIO_PCI_RESET_CLOSE_BUS)
+	if (scope == VFIO_PCI_RESET_HOT || scope == VFIO_PCI_RESET_CLOSE_BUS ||
+	    scope == VFIO_PCI_RESET_HEALTH)
 		return pdev->slot && !pci_probe_reset_slot(pdev->slot) ?
 		       VFIO_PCI_RESET_M_SLOT : VFIO_PCI_RESET_M_BUS;
 	m = pdev->reset_methods[0];

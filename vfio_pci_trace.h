@@ -29,7 +29,8 @@
 #define VFIO_PCI_TP_RESET_SCOPE(x)					\
 	__print_symbolic(x, { 0, "open" }, { 1, "close" },		\
 			 { 2, "ioctl" }, { 3, "user_flr" },		\
-			 { 4, "hot_reset" }, { 5, "close_bus" })
+			 { 4, "hot_reset" }, { 5, "close_bus" },	\
+			 { 6, "health" }, { 7, "resume" })
 
 #define VFIO_PCI_TP_RESET_METHOD(x)					\
 	__print_symbolic(x, { 0, "none" }, { 1, "device_specific" },	\
@@ -295,6 +296,22 @@ TRACE_EVENT(vfio_pci_reset,
 		      VFIO_PCI_TP_RESET_METHOD(__entry->method),
 		      (unsigned long long)__entry->ns,
 		      __entry->ret)
+);
+
+/* A function stopped, or started again, answering as itself (health). */
+TRACE_EVENT(vfio_pci_health,
+	    TP_PROTO(struct pci_dev *pdev, unsigned int scope, bool ok),
+	    TP_ARGS(pdev, scope, ok),
+	    TP_STRUCT__entry(__array(char, dev, VFIO_PCI_TP_NAME_LEN)
+			     __field(u8, scope)
+			     __field(bool, ok)),
+	    TP_fast_assign(strscpy(__entry->dev, pci_name(pdev), VFIO_PCI_TP_NAME_LEN);
+			   __entry->scope = scope;
+			   __entry->ok = ok;),
+	    TP_printk("dev=%s after=%s state=%s",
+		      __entry->dev,
+		      VFIO_PCI_TP_RESET_SCOPE(__entry->scope),
+		      __entry->ok ? "ok" : "dead")
 );
 
 /* A power state change the driver makes (PMCSR writes, resets, close). */
