@@ -107,7 +107,6 @@ int vfio_pci_debug_set_power(struct vfio_pci_ng_device *vpdev,
 			     pci_power_t state);
 void vfio_pci_debug_irq(struct vfio_pci_ng_device *vpdev, unsigned int index,
 			unsigned int vector);
-void vfio_pci_debug_msi_irq(unsigned int irq);
 void __vfio_pci_trace_fault(struct vm_fault *vmf, unsigned int order,
 			    unsigned long start, unsigned long end,
 			    vm_fault_t ret);

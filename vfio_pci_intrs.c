@@ -30,6 +30,9 @@
 
 /**
  * struct vfio_pci_irq_ctx - one interrupt vector handed to userspace
+ * @vpdev: MSI/MSI-X: the device, for the handler's counters (dev_id is us).
+ * @index: MSI/MSI-X: VFIO_PCI_MSI_IRQ_INDEX or VFIO_PCI_MSIX_IRQ_INDEX.
+ * @vector: MSI/MSI-X: our vector number.
  * @trigger: eventfd signalled on each interrupt, or NULL.
  * @unmask: INTx only: virqfd whose eventfd unmasks the line.
  * @producer: irqbypass producer (MSI/MSI-X), so KVM can post interrupts.
@@ -40,6 +43,9 @@
  * @set_unlazy: INTx on an exclusive line: we set IRQ_DISABLE_UNLAZY on it.
  */
 struct vfio_pci_irq_ctx {
+	struct vfio_pci_ng_device *vpdev;
+	unsigned int index;
+	unsigned int vector;
 	struct eventfd_ctx *trigger;
 	struct virqfd *unmask;
 	struct irq_bypass_producer producer;
@@ -420,6 +426,7 @@ static int vfio_pci_intx_enable(struct vfio_pci_ng_device *vpdev,
 	return 0;
 
 err_name:
+	ctx->trigger = NULL;
 	kfree(ctx->name);
 	/* With no interrupt set up, DisINTx follows the virtual bit. */
 	if (vpdev->pci_2_3 && !vpdev->virq_disabled)
@@ -568,8 +575,10 @@ static int vfio_pci_set_intx_trigger(struct vfio_pci_ng_device *vpdev,
  */
 static irqreturn_t vfio_pci_msi_handler(int irq, void *arg)
 {
-	vfio_pci_debug_msi_irq(irq);
-	vfio_pci_compat_eventfd_signal(arg);
+	struct vfio_pci_irq_ctx *ctx = arg;
+
+	vfio_pci_debug_irq(ctx->vpdev, ctx->index, ctx->vector);
+	vfio_pci_compat_eventfd_signal(ctx->trigger);
 	return IRQ_HANDLED;
 }
 
@@ -663,7 +672,7 @@ static void vfio_pci_msi_vector_release(struct vfio_pci_ng_device *vpdev,
 	 * The IRQ is freed even if D0 cannot be reached.
 	 */
 	vfio_pci_memory_lock_and_wake(vpdev, &cmd, &state);
-	free_irq(ctx->irq, ctx->trigger);
+	free_irq(ctx->irq, ctx);
 	vfio_pci_memory_unlock_and_sleep(vpdev, cmd, state);
 	eventfd_ctx_put(ctx->trigger);
 	ctx->trigger = NULL;
@@ -719,13 +728,17 @@ static int vfio_pci_msi_vector_set(struct vfio_pci_ng_device *vpdev,
 		pci_write_msi_msg(irq, &msg);
 	}
 
-	ret = request_irq(irq, vfio_pci_msi_handler, 0, ctx->name, trigger);
+	/* The handler may run as soon as request_irq() unmasks the vector. */
+	ctx->vpdev = vpdev;
+	ctx->index = msix ? VFIO_PCI_MSIX_IRQ_INDEX : VFIO_PCI_MSI_IRQ_INDEX;
+	ctx->vector = vector;
+	ctx->trigger = trigger;
+	ret = request_irq(irq, vfio_pci_msi_handler, 0, ctx->name, ctx);
 	if (ret)
 		goto err_name;
 	vfio_pci_memory_unlock_and_sleep(vpdev, cmd, state);
 
 	ctx->irq = irq;
-	ctx->trigger = trigger;
 	ret = vfio_pci_compat_irq_bypass_register(&ctx->producer, trigger, irq);
 	if (ret)
 		pci_info(pdev, "irq bypass producer (token %p) registration fails: %d\n",
@@ -733,6 +746,7 @@ static int vfio_pci_msi_vector_set(struct vfio_pci_ng_device *vpdev,
 	return 0;
 
 err_name:
+	ctx->trigger = NULL;
 	kfree(ctx->name);
 	ctx->name = NULL;
 err_unlock:

@@ -2,7 +2,6 @@
 /* vfio-pci-ng: the vfio_pci tracepoints and the counters and history behind debugfs. */
 #include <linux/irq.h>
 #include <linux/mm.h>
-#include <linux/msi.h>
 #include <linux/pci.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
@@ -229,32 +228,6 @@ void vfio_pci_debug_irq(struct vfio_pci_ng_device *vpdev, unsigned int index,
 	else
 		atomic_long_inc(&dbg->irqs_other);
 	trace_vfio_pci_irq(vpdev->pdev, index, vector);
-}
-
-/**
- * vfio_pci_debug_msi_irq() - vfio_pci_debug_irq() for an MSI/MSI-X handler
- * @irq: the host IRQ, one of our device's vectors
- *
- * The handler's cookie is the eventfd: the device and vector come from the
- * IRQ's MSI descriptor (a vector of a multi-vector MSI block is its offset
- * from the block's first IRQ).
- */
-void vfio_pci_debug_msi_irq(unsigned int irq)
-{
-	struct msi_desc *desc = irq_get_msi_desc(irq);
-	struct vfio_pci_ng_device *vpdev;
-	unsigned int vector;
-	bool msix;
-
-	if (!desc || !desc->dev || !dev_is_pci(desc->dev))
-		return;
-	vpdev = dev_get_drvdata(desc->dev);
-	if (!vpdev)
-		return;
-	msix = desc->pci.msi_attrib.is_msix;
-	vector = msix ? desc->msi_index : irq - desc->irq;
-	vfio_pci_debug_irq(vpdev, msix ? VFIO_PCI_MSIX_IRQ_INDEX :
-			   VFIO_PCI_MSI_IRQ_INDEX, vector);
 }
 
 /**
