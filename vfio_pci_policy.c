@@ -224,15 +224,17 @@ static int vfio_pci_policy_set_idle_d3(struct vfio_pci_ng_device *vpdev,
 }
 
 /*
- * d3cold_allowed: off forbids D3cold through the PCI core's own switch,
- * pdev->no_d3cold (pci_d3cold_disable(), which also re-evaluates the
- * bridges above), unless it is already set.  We remember that we set it and
- * clear it (pci_d3cold_enable()) only to undo our own change, and only if
- * the PCI core's sysfs d3cold_allowed still allows D3cold: we never clear a
- * no_d3cold that a quirk, another driver or the administrator set.  A
- * later write of the PCI core's d3cold_allowed wins over ours (it sets or
- * clears no_d3cold itself).  As the PCI core's attribute does, the device
- * is woken, so that its next suspend picks the new target state.
+ * d3cold_allowed: the PCI core has two switches that must both allow
+ * D3cold: pdev->d3cold_allowed, the administrator's (its sysfs attribute
+ * d3cold_allowed), and pdev->no_d3cold, the drivers' and quirks'
+ * (pci_d3cold_disable()/pci_d3cold_enable(), which also re-evaluate D3 of
+ * the bridges above).  We are a driver: off sets no_d3cold, unless it is
+ * already set; we remember that we set it and clear it only to undo our
+ * own change, never one of a quirk or of the platform code.  The
+ * administrator's switch is never touched, so the two attributes never
+ * fight: D3cold needs both to allow it.  As the PCI core's attribute does,
+ * the device is woken, so that its next suspend picks the new target
+ * state.
  */
 static void vfio_pci_policy_set_d3cold(struct vfio_pci_ng_device *vpdev,
 				       bool allowed)
@@ -248,10 +250,8 @@ static void vfio_pci_policy_set_d3cold(struct vfio_pci_ng_device *vpdev,
 		changed = true;
 	} else if (allowed && vpdev->policy.no_d3cold_set) {
 		vpdev->policy.no_d3cold_set = false;
-		if (pdev->d3cold_allowed) {
-			pci_d3cold_enable(pdev);
-			changed = true;
-		}
+		pci_d3cold_enable(pdev);
+		changed = true;
 	}
 	WRITE_ONCE(vpdev->policy.d3cold_allowed, allowed);
 	if (changed)
@@ -426,14 +426,13 @@ void vfio_pci_policy_remove(struct vfio_pci_ng_device *vpdev)
  * vfio_pci_policy_exit() - give the PCI core back what the policy changed
  * @vpdev: the device, at remove, closed and out of sysfs
  *
- * Clears the no_d3cold we set for d3cold_allowed=0, under the same rule as
- * a write of 1.  The runtime PM reference of idle_d3=0 is vfio_pci_pm_exit()'s.
+ * Clears the no_d3cold we set for d3cold_allowed=0, as a write of 1 does.
+ * The runtime PM reference of idle_d3=0 is vfio_pci_pm_exit()'s.
  */
 void vfio_pci_policy_exit(struct vfio_pci_ng_device *vpdev)
 {
 	if (!vpdev->policy.no_d3cold_set)
 		return;
 	vpdev->policy.no_d3cold_set = false;
-	if (vpdev->pdev->d3cold_allowed)
-		pci_d3cold_enable(vpdev->pdev);
+	pci_d3cold_enable(vpdev->pdev);
 }
