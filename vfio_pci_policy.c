@@ -363,16 +363,17 @@ static ssize_t vfio_pci_policy_show(struct device *dev, char *buf,
 }
 
 #define VFIO_PCI_POLICY_ATTR(_name, _which)				\
+static const enum vfio_pci_policy_attr _name##_which = _which;		\
 static ssize_t _name##_show(struct device *dev,			\
 			    struct device_attribute *attr, char *buf)	\
 {									\
-	return vfio_pci_policy_show(dev, buf, _which);			\
+	return vfio_pci_policy_show(dev, buf, _name##_which);		\
 }									\
 static ssize_t _name##_store(struct device *dev,			\
 			     struct device_attribute *attr,		\
 			     const char *buf, size_t count)		\
 {									\
-	return vfio_pci_policy_store(dev, buf, count, _which);		\
+	return vfio_pci_policy_store(dev, buf, count, _name##_which);	\
 }									\
 static DEVICE_ATTR_RW(_name)
 
