@@ -150,16 +150,24 @@ static const char *state_val(const char *bdf, const char *key)
 	return out;
 }
 
-/* Open resets in the debugfs reset log (-1: unreadable). */
-static int open_resets(const char *bdf)
+/*
+ * Resets since probe from the debugfs reset log (-1: unreadable), and the
+ * scope of the last one (the log keeps only the last few, so count by the
+ * total in its first line).
+ */
+static int resets_total(const char *bdf, char *last, size_t len)
 {
-	int n = 0;
+	unsigned int n;
+	const char *p, *q = NULL;
 
-	if (dbg_read(bdf, "resets") < 0)
+	last[0] = '\0';
+	if (dbg_read(bdf, "resets") < 0 || sscanf(buf, "# %u resets", &n) != 1)
 		return -1;
-	for (const char *p = buf; (p = strstr(p, "scope=open ")); p++)
-		n++;
-	return n;
+	for (p = buf; (p = strstr(p, "scope=")); p++)
+		q = p + strlen("scope=");
+	if (q)
+		snprintf(last, len, "%.*s", (int)strcspn(q, " \n"), q);
+	return (int)n;
 }
 
 static int read_attr(const char *bdf, const char *attr, char *out, size_t len)
@@ -541,6 +549,7 @@ static void test_reset_on_open(const struct vt_dev *d)
 {
 	static const char *const seq[] = { "1", "0", "1" };
 	struct vt_device_info info;
+	char scope[32];
 	struct vt_vfio v;
 	int before, after;
 
@@ -555,12 +564,15 @@ static void test_reset_on_open(const struct vt_dev *d)
 
 		if (!pol_write_ok(d->bdf, "reset_on_open", seq[i]))
 			break;
-		before = open_resets(d->bdf);
+		before = resets_total(d->bdf, scope, sizeof(scope));
 		if (!vt_check_ret(vt_vfio_open(&v, d->bdf), "open"))
 			break;
-		after = open_resets(d->bdf);
+		after = resets_total(d->bdf, scope, sizeof(scope));
 		vt_check(before >= 0 && after == before + (on ? 1 : 0),
-			 "reset_on_open=%s: open resets %d -> %d", seq[i], before, after);
+			 "reset_on_open=%s: resets %d -> %d at open", seq[i], before, after);
+		if (on)
+			vt_check(!strcmp(scope, "open"), "reset_on_open=1: last reset '%s', want open",
+				 scope);
 		if (vt_check_ret(vt_device_info(v.device, &info), "GET_INFO"))
 			vt_check(info.flags & VFIO_DEVICE_FLAGS_RESET,
 				 "reset_on_open=%s: no RESET flag (flags %#x)", seq[i], info.flags);
