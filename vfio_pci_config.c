@@ -23,7 +23,8 @@
  *   for each config byte the capability that owns it.  Bytes that belong to
  *   no visible capability (gaps, bodies of hidden capabilities) are passed
  *   to the hardware raw, as the in-tree driver does: some devices keep
- *   registers there.
+ *   registers there.  The per-device policy unassigned_config
+ *   (vfio_pci_policy.c) may log those accesses or block them.
  *
  * - An access is split into naturally aligned 1, 2 or 4 byte pieces that
  *   never cross a capability boundary; each piece is handled by the table
@@ -1660,7 +1661,8 @@ bool vfio_pci_memory_enabled(struct vfio_pci_ng_device *vpdev)
  * @pos: config offset
  * @len: bytes from @pos, all in the register block that owns @pos
  *
- * By the permission tables: bytes no visible block owns and raw blocks go
+ * By the permission tables: bytes no visible block owns go to the
+ * hardware unless the unassigned_config policy blocks them, raw blocks go
  * to the hardware; otherwise a write with no writable bit is dropped, one
  * whose writable bits are all virtual stays in the virtual copy, and any
  * other reaches the hardware (possibly in part).  Write hooks may do more
@@ -1679,7 +1681,9 @@ int vfio_pci_config_kind(struct vfio_pci_ng_device *vpdev, unsigned int pos,
 	if (!vc || pos >= vpdev->pdev->cfg_size)
 		return -ENODEV;
 	if (vc->map[pos] == VFIO_PCI_CFG_UNOWNED)
-		return VFIO_PCI_CFG_HW;
+		return READ_ONCE(vpdev->policy.unassigned_config) ==
+		       VFIO_PCI_UNASSIGNED_BLOCK ? VFIO_PCI_CFG_DROPPED :
+						   VFIO_PCI_CFG_HW;
 	cap = &vc->caps[vc->map[pos]];
 	if (cap->perm->write == vfio_pci_cfg_write_raw)
 		return VFIO_PCI_CFG_HW;
@@ -1725,7 +1729,11 @@ static ssize_t vfio_pci_config_piece(struct vfio_pci_ng_device *vpdev,
 		return -EFAULT;
 
 	mutex_lock(&vc->lock);
-	if (!cap) {
+	if (!cap && vfio_pci_policy_unassigned(vpdev, pos, len, iswrite)) {
+		/* unassigned_config=block: writes dropped, reads all ones. */
+		val = cpu_to_le32(U32_MAX);
+		ret = 0;
+	} else if (!cap) {
 		/* Gaps and hidden capabilities: the hardware, unfiltered. */
 		ret = iswrite ? vfio_pci_hw_write(vpdev->pdev, pos, len, val) :
 				vfio_pci_hw_read(vpdev->pdev, pos, len, &val);

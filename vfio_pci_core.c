@@ -704,7 +704,8 @@ static int vfio_pci_mmap(struct vfio_device *core_vdev,
  * Power management.
  *
  * An unused device sleeps (runtime PM: D3hot, or D3cold where the platform
- * allows) unless disable_idle_d3 was set when it was bound; open wakes it.
+ * allows) unless its idle_d3 policy is off (default: !disable_idle_d3);
+ * open wakes it.
  * An open device sleeps only when userspace asks for it with the
  * LOW_POWER_ENTRY features; its mappings then fault with SIGBUS.
  */
@@ -930,16 +931,20 @@ static void vfio_pci_pm_init(struct vfio_pci_ng_device *vpdev)
 	struct device *dev = &vpdev->pdev->dev;
 
 	pm_runtime_allow(dev);
-	if (vpdev->idle_d3)
+	if (vpdev->policy.idle_d3)
 		pm_runtime_put(dev);
 }
 
-/* At remove: undo vfio_pci_pm_init(); leaves the device awake. */
+/*
+ * At remove: undo vfio_pci_pm_init() and any later change of idle_d3
+ * (vfio_pci_policy.c keeps the reference in step with the policy); leaves
+ * the device awake.
+ */
 static void vfio_pci_pm_exit(struct vfio_pci_ng_device *vpdev)
 {
 	struct device *dev = &vpdev->pdev->dev;
 
-	if (vpdev->idle_d3)
+	if (vpdev->policy.idle_d3)
 		pm_runtime_get_noresume(dev);
 	pm_runtime_forbid(dev);
 }
@@ -1672,6 +1677,7 @@ static int vfio_pci_enable(struct vfio_pci_ng_device *vpdev)
 	if (ret)
 		return ret;
 
+	vfio_pci_policy_open(vpdev);
 	ret = pci_enable_device(pdev);
 	if (ret)
 		goto err_pm;
@@ -1687,14 +1693,20 @@ static int vfio_pci_enable(struct vfio_pci_ng_device *vpdev)
 		goto err_disable;
 
 	/*
-	 * Start from a clean device.  -EAGAIN means somebody holds the device
-	 * lock (an unbind in progress): refuse the open rather than hand out a
+	 * Start from a clean device, unless the policy trusts it as it is
+	 * (reset_on_open=0).  -EAGAIN means somebody holds the device lock
+	 * (an unbind in progress): refuse the open rather than hand out a
 	 * device in an unknown state.
 	 */
-	ret = vfio_pci_debug_reset(vpdev, VFIO_PCI_RESET_OPEN, pci_try_reset_function);
-	if (ret == -EAGAIN)
-		goto err_disable;
-	vpdev->reset_works = !ret;
+	if (vpdev->policy.reset_on_open) {
+		ret = vfio_pci_debug_reset(vpdev, VFIO_PCI_RESET_OPEN,
+					   pci_try_reset_function);
+		if (ret == -EAGAIN)
+			goto err_disable;
+		vpdev->reset_works = !ret;
+	} else {
+		vpdev->reset_works = vfio_pci_policy_reset_probe(vpdev);
+	}
 	ret = vfio_pci_health_recover(vpdev, VFIO_PCI_RESET_OPEN);
 	if (ret)
 		goto err_disable;
@@ -2244,11 +2256,13 @@ static const struct pci_device_id vfio_pci_broken_intx_ids[] = {
 	{ }
 };
 
-static bool vfio_pci_intx_broken(struct pci_dev *pdev)
+/* Whether the device is on the list; INTx is masked unless nointxmask. */
+static bool vfio_pci_intx_broken(struct vfio_pci_ng_device *vpdev)
 {
-	if (!pci_match_id(vfio_pci_broken_intx_ids, pdev))
+	if (!pci_match_id(vfio_pci_broken_intx_ids, vpdev->pdev))
 		return false;
-	pci_info(pdev, "Masking broken INTx support\n");
+	if (!vpdev->policy.nointxmask)
+		pci_info(vpdev->pdev, "Masking broken INTx support\n");
 	return true;
 }
 
@@ -2273,9 +2287,8 @@ static int vfio_pci_init_dev(struct vfio_device *core_vdev)
 	INIT_LIST_HEAD(&vpdev->ioeventfds);
 	INIT_LIST_HEAD(&vpdev->dummy_resources);
 	vpdev->pcie = pci_is_pcie(pdev);
-	vpdev->broken_intx = !vpdev->policy.nointxmask && vfio_pci_intx_broken(pdev);
-	vpdev->nointx = pdev->is_virtfn || !pdev->pin ||
-			pdev->irq == IRQ_NOTCONNECTED || vpdev->broken_intx;
+	/* broken_intx and nointx follow nointxmask: set at each open. */
+	vpdev->broken_intx_quirk = vfio_pci_intx_broken(vpdev);
 	vpdev->msix_bar = -1;	/* read at open */
 	vfio_pci_debug_init(vpdev);
 	ret = vfio_pci_mapping_init(vpdev);
@@ -2495,15 +2508,19 @@ static int vfio_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		goto err_put;
 
-	vpdev->idle_d3 = vpdev->policy.idle_d3;
 	vfio_pci_pm_init(vpdev);
 
 	ret = vfio_register_group_dev(&vpdev->vdev);
 	if (ret)
 		goto err_pm;
+	ret = vfio_pci_policy_add(vpdev);
+	if (ret)
+		goto err_unregister;
 	vfio_pci_debugfs_add(vpdev);
 	return 0;
 
+err_unregister:
+	vfio_unregister_group_dev(&vpdev->vdev);
 err_pm:
 	vfio_pci_pm_exit(vpdev);
 	vfio_pci_vga_exit(vpdev);
@@ -2518,9 +2535,12 @@ static void vfio_pci_remove(struct pci_dev *pdev)
 	struct vfio_pci_ng_device *vpdev = dev_get_drvdata(&pdev->dev);
 
 	vfio_pci_debugfs_remove(vpdev);
+	/* From here on the policy does not change. */
+	vfio_pci_policy_remove(vpdev);
 	/* Waits, signalling the user, until every fd of the device is closed. */
 	vfio_pci_sriov_disable(vpdev);
 	vfio_unregister_group_dev(&vpdev->vdev);
+	vfio_pci_policy_exit(vpdev);
 	vfio_pci_pm_exit(vpdev);
 	vfio_pci_vga_exit(vpdev);
 	dev_set_drvdata(&pdev->dev, NULL);

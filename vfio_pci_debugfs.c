@@ -103,6 +103,8 @@ static int vfio_pci_state_show(struct seq_file *s, void *unused)
 	seq_printf(s, "memory_access: %s\n",
 		   vfio_pci_memory_enabled(vpdev) ? "yes" : "no");
 	seq_printf(s, "power_state: %s\n", vfio_pci_power_name(state));
+	/* The PCI core's D3cold switch, which d3cold_allowed=0 sets. */
+	seq_printf(s, "no_d3cold: %s\n", pdev->no_d3cold ? "yes" : "no");
 	seq_printf(s, "low_power_feature: %s\n",
 		   READ_ONCE(vpdev->pm_runtime_engaged) ? "yes" : "no");
 	seq_printf(s, "reset_works: %s\n",

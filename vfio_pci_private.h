@@ -5,6 +5,7 @@
 #ifndef VFIO_PCI_PRIVATE_H
 #define VFIO_PCI_PRIVATE_H
 
+#include <linux/bitmap.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/rwsem.h>
@@ -52,16 +53,22 @@ enum vfio_pci_unassigned {
 /**
  * struct vfio_pci_policy - per-device policy (vfio_pci_policy.c)
  *
- * Set from the module parameters at probe; changed through sysfs only
- * while the device is not open, so that an open device reads it unlocked.
+ * Set from the module parameters at probe; changed through sysfs
+ * (vfio-pci-ng/ in the PCI device's directory) only while the device is not
+ * open, under the dev_set lock, so that an open device reads it unlocked.
  *
- * @nointxmask: do not mask INTx with DisINTx (PCI 2.3).
- * @idle_d3: the device may sleep in D3 while nobody has it open.
+ * @nointxmask: do not mask INTx with DisINTx (PCI 2.3); applied at open.
+ * @idle_d3: the device may sleep in D3 while nobody has it open; while it
+ *	is off we hold a runtime PM reference (probe: vfio_pci_pm_init()).
  * @d3cold_allowed: low power states may go down to D3cold.
  * @reset_on_open: reset the function at open.
  * @unassigned_config: enum vfio_pci_unassigned.
  * @revoke_timeout_ms: on removal, revoke the holder's access this long
  *	after the first request to release the device; 0: never (in-tree).
+ * @no_d3cold_set: d3cold_allowed=0 set pdev->no_d3cold, which we clear
+ *	again when it goes back to 1 and at remove; under the dev_set lock.
+ * @audited: unassigned_config=audit: per config byte, whether an access
+ *	was logged since the last open (atomic bit operations).
  */
 struct vfio_pci_policy {
 	bool nointxmask;
@@ -70,6 +77,8 @@ struct vfio_pci_policy {
 	bool reset_on_open;
 	u8 unassigned_config;
 	unsigned int revoke_timeout_ms;
+	bool no_d3cold_set;
+	DECLARE_BITMAP(audited, PCI_CFG_SPACE_EXP_SIZE);
 };
 
 /**
@@ -122,7 +131,6 @@ struct vfio_pci_policy {
  *	No_Soft_Reset, restored on the way back to D0.
  * @pm_wake_trigger: eventfd signalled when a low power state entered with
  *	wakeup ends.
- * @idle_d3: the device may sleep while unused (!disable_idle_d3 at probe).
  * @pm_runtime_engaged: userspace put the open device in low power.
  * @pm_intx_masked: runtime suspend masked INTx, which stays masked until
  *	resume; under @irqlock.
@@ -131,11 +139,14 @@ struct vfio_pci_policy {
  * @sriov_active: the PF has VFs: it must stay in D0.
  * @vf_token: PF only: the VF token shared with the users of its VFs.
  * @sriov_pf: VF only: our PF device, when the PF is bound to us.
- * @reset_works: a function reset succeeded at open.
+ * @reset_works: a function reset succeeded at open (with reset_on_open
+ *	off: the PCI core has a reset method for the function).
  * @needs_reset: the last close could not reset the function; a bus reset
  *	of the dev_set will, once no member is open.
- * @nointx: INTx is unusable (no pin, not connected, or broken).
- * @broken_intx: the device's INTx is known broken: DisINTx stays set.
+ * @nointx: INTx is unusable (no pin, not connected, or broken); set at open.
+ * @broken_intx: the device's INTx is known broken and nointxmask is off:
+ *	DisINTx stays set; set at open.
+ * @broken_intx_quirk: the device is on the list of broken INTx.
  * @pcie: the function has a PCI Express capability.
  * @has_vga: a VGA-class function registered with the VGA arbiter whose
  *	legacy ranges the user may access (!disable_vga at probe).
@@ -187,7 +198,6 @@ struct vfio_pci_ng_device {
 	bool virq_disabled;
 	struct pci_saved_state *pm_save;
 	struct eventfd_ctx *pm_wake_trigger;
-	bool idle_d3;
 	bool pm_runtime_engaged;
 	bool pm_intx_masked;
 	bool intx_guarded;
@@ -198,6 +208,7 @@ struct vfio_pci_ng_device {
 	bool needs_reset;
 	bool nointx;
 	bool broken_intx;
+	bool broken_intx_quirk;
 	bool pcie;
 	bool has_vga;
 	u32 health_id;
@@ -309,6 +320,14 @@ void vfio_pci_health_resume(struct vfio_pci_ng_device *vpdev);
 
 /* vfio_pci_policy.c */
 void vfio_pci_policy_init(struct vfio_pci_ng_device *vpdev);
+void vfio_pci_policy_open(struct vfio_pci_ng_device *vpdev);
+bool vfio_pci_policy_reset_probe(struct vfio_pci_ng_device *vpdev);
+bool vfio_pci_policy_unassigned(struct vfio_pci_ng_device *vpdev,
+				unsigned int pos, unsigned int len,
+				bool iswrite);
+int vfio_pci_policy_add(struct vfio_pci_ng_device *vpdev);
+void vfio_pci_policy_remove(struct vfio_pci_ng_device *vpdev);
+void vfio_pci_policy_exit(struct vfio_pci_ng_device *vpdev);
 
 /* vfio_pci_rdwr.c */
 void __iomem *vfio_pci_bar_iomap(struct vfio_pci_ng_device *vpdev, int bar);
