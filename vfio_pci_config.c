@@ -1628,6 +1628,28 @@ void vfio_pci_config_exit(struct vfio_pci_ng_device *vpdev)
 }
 
 /**
+ * vfio_pci_config_lock() - keep user config accesses out
+ * @vpdev: the device, open (vconfig exists; dev_set lock held)
+ *
+ * For the revoke: a config write that passed its check of the revoked flag
+ * completes before this returns, and a later one sees the flag.  Nests
+ * like a config access: the memory lock and igate inside it.
+ */
+void vfio_pci_config_lock(struct vfio_pci_ng_device *vpdev)
+{
+	mutex_lock(&vpdev->vconfig->lock);
+}
+
+/**
+ * vfio_pci_config_unlock() - undo vfio_pci_config_lock()
+ * @vpdev: the device
+ */
+void vfio_pci_config_unlock(struct vfio_pci_ng_device *vpdev)
+{
+	mutex_unlock(&vpdev->vconfig->lock);
+}
+
+/**
  * vfio_pci_memory_enabled() - whether BAR accesses may reach the device
  * @vpdev: the device; the caller holds memory_lock
  *
@@ -1723,7 +1745,10 @@ static ssize_t vfio_pci_config_piece(struct vfio_pci_ng_device *vpdev,
 		return -EFAULT;
 
 	mutex_lock(&vc->lock);
-	if (!cap) {
+	if (vfio_pci_revoked(vpdev)) {
+		/* The revoke cleared bus master and decode under this lock. */
+		ret = -ENODEV;
+	} else if (!cap) {
 		/* Gaps and hidden capabilities: the hardware, unfiltered. */
 		ret = iswrite ? vfio_pci_hw_write(vpdev->pdev, pos, len, val) :
 				vfio_pci_hw_read(vpdev->pdev, pos, len, &val);

@@ -11,7 +11,7 @@
  * Files, each read-only and safe while the device is in use:
  *
  * state	open count, last opener, interrupts, memory decode, power
- *		state, reset flags and the dev_set members
+ *		state, reset flags, revoked and the dev_set members
  * resets	the last VFIO_PCI_DEBUG_RESETS resets, oldest first
  * config_map	per config byte, where a user write goes while open
  *
@@ -109,6 +109,7 @@ static int vfio_pci_state_show(struct seq_file *s, void *unused)
 		   READ_ONCE(vpdev->reset_works) ? "yes" : "no");
 	seq_printf(s, "needs_reset: %s\n",
 		   READ_ONCE(vpdev->needs_reset) ? "yes" : "no");
+	seq_printf(s, "revoked: %s\n", vpdev->revoked ? "yes" : "no");
 
 	seq_puts(s, "dev_set:");
 	list_for_each_entry(it, &dev_set->device_list, dev_set_list)
