@@ -1631,6 +1631,28 @@ void vfio_pci_config_exit(struct vfio_pci_ng_device *vpdev)
 }
 
 /**
+ * vfio_pci_config_lock() - keep user config accesses out
+ * @vpdev: the device, open (vconfig exists; dev_set lock held)
+ *
+ * For the revoke: a config write that passed its check of the revoked flag
+ * completes before this returns, and a later one sees the flag.  Nests
+ * like a config access: the memory lock and igate inside it.
+ */
+void vfio_pci_config_lock(struct vfio_pci_ng_device *vpdev)
+{
+	mutex_lock(&vpdev->vconfig->lock);
+}
+
+/**
+ * vfio_pci_config_unlock() - undo vfio_pci_config_lock()
+ * @vpdev: the device
+ */
+void vfio_pci_config_unlock(struct vfio_pci_ng_device *vpdev)
+{
+	mutex_unlock(&vpdev->vconfig->lock);
+}
+
+/**
  * vfio_pci_memory_enabled() - whether BAR accesses may reach the device
  * @vpdev: the device; the caller holds memory_lock
  *
@@ -1729,7 +1751,10 @@ static ssize_t vfio_pci_config_piece(struct vfio_pci_ng_device *vpdev,
 		return -EFAULT;
 
 	mutex_lock(&vc->lock);
-	if (!cap && vfio_pci_policy_unassigned(vpdev, pos, len, iswrite)) {
+	if (vfio_pci_revoked(vpdev)) {
+		/* The revoke cleared bus master and decode under this lock. */
+		ret = -ENODEV;
+	} else if (!cap && vfio_pci_policy_unassigned(vpdev, pos, len, iswrite)) {
 		/* unassigned_config=block: writes dropped, reads all ones. */
 		val = cpu_to_le32(U32_MAX);
 		ret = 0;

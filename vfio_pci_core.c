@@ -617,7 +617,8 @@ static vm_fault_t vfio_pci_mmap_huge_fault(struct vm_fault *vmf,
 	}
 
 	down_read(&vpdev->memory_lock);
-	if (vpdev->pm_runtime_engaged || !vfio_pci_memory_enabled(vpdev)) {
+	if (vfio_pci_revoked(vpdev) || vpdev->pm_runtime_engaged ||
+	    !vfio_pci_memory_enabled(vpdev)) {
 		ret = VM_FAULT_SIGBUS;
 		goto out;
 	}
@@ -670,6 +671,9 @@ static int vfio_pci_mmap(struct vfio_device *core_vdev,
 	unsigned long index, pgoff, req_len, bar_len;
 	void __iomem *io;
 
+	/* A mapping made anyway faults with SIGBUS: the fault checks again. */
+	if (vfio_pci_revoked(vpdev))
+		return -ENODEV;
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
 	index = vma->vm_pgoff >> (VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT);
@@ -830,9 +834,9 @@ static int vfio_pci_low_power_entry(struct vfio_pci_ng_device *vpdev,
 				    struct eventfd_ctx *wake)
 {
 	vfio_pci_zap_and_down_write_memory_lock(vpdev);
-	if (vpdev->pm_runtime_engaged) {
+	if (vfio_pci_revoked(vpdev) || vpdev->pm_runtime_engaged) {
 		up_write(&vpdev->memory_lock);
-		return -EINVAL;
+		return vfio_pci_revoked(vpdev) ? -ENODEV : -EINVAL;
 	}
 	vpdev->pm_runtime_engaged = true;
 	vpdev->pm_wake_trigger = wake;
@@ -1215,6 +1219,10 @@ static int vfio_pci_devset_hot_reset(struct vfio_pci_ng_device *vpdev,
 	int ret = 0;
 
 	mutex_lock(&dev_set->lock);
+	if (vpdev->revoked) {
+		ret = -ENODEV;
+		goto out;
+	}
 	if (!vfio_pci_devset_resettable(dev_set, vpdev->pdev, slot) ||
 	    !vfio_pci_devset_owned(dev_set, files, nfiles, ictx)) {
 		ret = -EINVAL;
@@ -1780,19 +1788,32 @@ static void vfio_pci_reset_at_close(struct vfio_pci_ng_device *vpdev)
 		pci_dev_unlock(bridge);
 }
 
+/**
+ * vfio_pci_wake_for_teardown() - bring an open device back to D0 before
+ *	its interrupts and DMA are torn down
+ * @vpdev: the device, open (dev_set lock held: close, revoke)
+ *
+ * The user may have left the device in a low power state, through the
+ * feature or the PM capability: the teardown and a reset want it in D0.
+ */
+void vfio_pci_wake_for_teardown(struct vfio_pci_ng_device *vpdev)
+{
+	vfio_pci_low_power_exit(vpdev);
+	pm_runtime_resume(&vpdev->pdev->dev);
+	vfio_pci_set_power_state(vpdev, PCI_D0);
+}
+
 static void vfio_pci_disable(struct vfio_pci_ng_device *vpdev)
 {
 	struct pci_dev *pdev = vpdev->pdev;
 
-	/*
-	 * The user may have left the device in a low power state, through the
-	 * feature or the PM capability: the reset below wants it in D0.
-	 */
-	vfio_pci_low_power_exit(vpdev);
-	pm_runtime_resume(&pdev->dev);
-	vfio_pci_set_power_state(vpdev, PCI_D0);
+	vfio_pci_wake_for_teardown(vpdev);
 
-	/* Stop interrupts and DMA before anything else. */
+	/*
+	 * Stop interrupts and DMA before anything else (again after a revoke,
+	 * which did the same and left the device enabled: the disable below
+	 * balances open's enable either way).
+	 */
 	vfio_pci_irqs_teardown(vpdev);
 	pci_clear_master(pdev);
 
@@ -1821,7 +1842,10 @@ static void vfio_pci_disable(struct vfio_pci_ng_device *vpdev)
 
 static int vfio_pci_open_device(struct vfio_device *core_vdev)
 {
-	int ret = vfio_pci_enable(to_vpdev(core_vdev));
+	int ret;
+
+	vfio_pci_revoke_open(to_vpdev(core_vdev));
+	ret = vfio_pci_enable(to_vpdev(core_vdev));
 
 	vfio_pci_debug_open(to_vpdev(core_vdev), ret);
 	return ret;
@@ -1832,6 +1856,7 @@ static void vfio_pci_close_device(struct vfio_device *core_vdev)
 	struct vfio_pci_ng_device *vpdev = to_vpdev(core_vdev);
 
 	vfio_pci_debug_close(vpdev);
+	vfio_pci_revoke_close(vpdev);
 	vfio_pci_vf_token_use(vpdev, -1);
 	vfio_pci_disable(vpdev);
 	vfio_pci_devset_try_reset(vpdev);
@@ -2105,6 +2130,10 @@ static long vfio_pci_ioctl_reset(struct vfio_pci_ng_device *vpdev)
 	 * power state is brought back to D0, as a reset expects.
 	 */
 	vfio_pci_zap_and_down_write_memory_lock(vpdev);
+	if (vfio_pci_revoked(vpdev)) {
+		up_write(&vpdev->memory_lock);
+		return -ENODEV;
+	}
 	__vfio_pci_set_power_state(vpdev, PCI_D0);
 	ret = vfio_pci_debug_reset(vpdev, VFIO_PCI_RESET_IOCTL, pci_try_reset_function);
 	if (ret != -EAGAIN &&
@@ -2146,7 +2175,10 @@ static long vfio_pci_ioctl(struct vfio_device *core_vdev, unsigned int cmd,
 			   unsigned long arg)
 {
 	u64 start = vfio_pci_trace_ioctl_start();
-	long ret = vfio_pci_ioctl_dispatch(core_vdev, cmd, arg);
+	long ret = -ENODEV;
+
+	if (!vfio_pci_revoked(to_vpdev(core_vdev)))
+		ret = vfio_pci_ioctl_dispatch(core_vdev, cmd, arg);
 
 	vfio_pci_trace_ioctl(to_vpdev(core_vdev), cmd, arg, ret, start);
 	return ret;
@@ -2275,6 +2307,7 @@ static int vfio_pci_init_dev(struct vfio_device *core_vdev)
 	vpdev->pdev = pdev;
 	vfio_pci_policy_init(vpdev);
 	vfio_pci_health_init(vpdev);
+	vfio_pci_revoke_init(vpdev);
 	vpdev->irq_type = VFIO_PCI_NUM_IRQS;
 	init_rwsem(&vpdev->memory_lock);
 	mutex_init(&vpdev->igate);
@@ -2339,7 +2372,10 @@ static int vfio_pci_device_feature(struct vfio_device *core_vdev, u32 flags,
 				   void __user *arg, size_t argsz)
 {
 	u64 start = vfio_pci_trace_ioctl_start();
-	int ret = vfio_pci_feature_dispatch(core_vdev, flags, arg, argsz);
+	int ret = -ENODEV;
+
+	if (!vfio_pci_revoked(to_vpdev(core_vdev)))
+		ret = vfio_pci_feature_dispatch(core_vdev, flags, arg, argsz);
 
 	vfio_pci_trace_feature(to_vpdev(core_vdev), flags, argsz, ret, start);
 	return ret;
@@ -2347,7 +2383,9 @@ static int vfio_pci_device_feature(struct vfio_device *core_vdev, u32 flags,
 
 /*
  * An unbind or hot-unplug waits in vfio_unregister_group_dev() until the
- * user closes the device, calling this every few seconds meanwhile.
+ * user closes the device, calling this every few seconds meanwhile.  The
+ * first call arms the revoke (vfio_pci_revoke.c) when the policy has a
+ * timeout.
  */
 static void vfio_pci_request(struct vfio_device *core_vdev, unsigned int count)
 {
@@ -2363,6 +2401,7 @@ static void vfio_pci_request(struct vfio_device *core_vdev, unsigned int count)
 	} else if (!count) {
 		pci_warn(pdev, "No device request channel registered, blocked until released by user\n");
 	}
+	vfio_pci_revoke_request(vpdev);
 }
 
 static const struct vfio_device_ops vfio_pci_ops = {
@@ -2540,6 +2579,8 @@ static void vfio_pci_remove(struct pci_dev *pdev)
 	/* Waits, signalling the user, until every fd of the device is closed. */
 	vfio_pci_sriov_disable(vpdev);
 	vfio_unregister_group_dev(&vpdev->vdev);
+	/* Closed now, and no request comes any more: the revoke is over. */
+	vfio_pci_revoke_sync(vpdev);
 	vfio_pci_policy_exit(vpdev);
 	vfio_pci_pm_exit(vpdev);
 	vfio_pci_vga_exit(vpdev);

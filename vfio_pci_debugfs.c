@@ -11,7 +11,7 @@
  * Files, each read-only and safe while the device is in use:
  *
  * state	open count, last opener, interrupts, memory decode, power
- *		state, reset flags and the dev_set members
+ *		state, reset flags, revoked and the dev_set members
  * resets	the last VFIO_PCI_DEBUG_RESETS resets, oldest first
  * config_map	per config byte, where a user write goes while open
  *
@@ -114,6 +114,7 @@ static int vfio_pci_state_show(struct seq_file *s, void *unused)
 	seq_printf(s, "health: %s\n", READ_ONCE(vpdev->dead) ? "dead" : "ok");
 	seq_printf(s, "d3cold: %s\n", READ_ONCE(vpdev->d3cold_broken) ?
 		   "disabled (did not come back)" : "as the PCI core allows");
+	seq_printf(s, "revoked: %s\n", vpdev->revoked ? "yes" : "no");
 
 	seq_puts(s, "dev_set:");
 	list_for_each_entry(it, &dev_set->device_list, dev_set_list)

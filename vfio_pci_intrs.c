@@ -1073,9 +1073,13 @@ long vfio_pci_ioctl_set_irqs(struct vfio_pci_ng_device *vpdev,
 			return PTR_ERR(data);
 	}
 
+	/* After a revoke, which tore everything down under igate: nothing. */
 	mutex_lock(&vpdev->igate);
-	ret = vfio_pci_set_irqs(vpdev, hdr.flags, hdr.index, hdr.start,
-				hdr.count, max, data);
+	if (vfio_pci_revoked(vpdev))
+		ret = -ENODEV;
+	else
+		ret = vfio_pci_set_irqs(vpdev, hdr.flags, hdr.index, hdr.start,
+					hdr.count, max, data);
 	mutex_unlock(&vpdev->igate);
 	trace_vfio_pci_set_irqs(vpdev->pdev, hdr.index, hdr.start, hdr.count,
 				hdr.flags, ret);

@@ -11,6 +11,7 @@
 #include <linux/rwsem.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
+#include <linux/workqueue.h>
 
 #include "vfio_pci_compat.h"
 #include "vfio_pci_debug.h"
@@ -158,6 +159,14 @@ struct vfio_pci_policy {
  * @d3cold_broken: the function did not come back from runtime suspend:
  *	D3cold is disabled for it.
  * @policy: per-device policy (vfio_pci_policy.c).
+ * @revoke_work: revokes the holder's access when it has not released the
+ *	device @policy.revoke_timeout_ms after a removal request
+ *	(vfio_pci_revoke.c).
+ * @revoke_armed: a removal request armed @revoke_work; set by the request,
+ *	cleared at open and close and by the work, read under the dev_set
+ *	lock.
+ * @revoked: the holder's access is revoked: every entry point fails; set
+ *	by @revoke_work under the dev_set lock, cleared at the next open.
  * @debug: counters, reset history and debugfs (vfio_pci_debug.h).
  *
  * Flags written after open are plain bools, never bitfields sharing a word
@@ -216,12 +225,25 @@ struct vfio_pci_ng_device {
 	bool dead;
 	bool d3cold_broken;
 	struct vfio_pci_policy policy;
+	struct delayed_work revoke_work;
+	bool revoke_armed;
+	bool revoked;
 	struct vfio_pci_debug debug;
 };
 
 static inline struct vfio_pci_ng_device *to_vpdev(struct vfio_device *vdev)
 {
 	return container_of(vdev, struct vfio_pci_ng_device, vdev);
+}
+
+/*
+ * The holder's access was revoked (vfio_pci_revoke.c).  Unlocked at the
+ * entry points; paths that could undo the revoke check it again under the
+ * lock the revoke takes after setting it.
+ */
+static inline bool vfio_pci_revoked(struct vfio_pci_ng_device *vpdev)
+{
+	return READ_ONCE(vpdev->revoked);
 }
 
 /*
@@ -293,6 +315,7 @@ int vfio_pci_set_power_state_locked(struct vfio_pci_ng_device *vpdev,
 				    pci_power_t state);
 int vfio_pci_devset_reset_alone(struct vfio_pci_ng_device *vpdev,
 				unsigned int scope);
+void vfio_pci_wake_for_teardown(struct vfio_pci_ng_device *vpdev);
 
 /* vfio_pci_intrs.c */
 int vfio_pci_irq_count(struct vfio_pci_ng_device *vpdev, unsigned int index);
@@ -329,6 +352,13 @@ int vfio_pci_policy_add(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_policy_remove(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_policy_exit(struct vfio_pci_ng_device *vpdev);
 
+/* vfio_pci_revoke.c */
+void vfio_pci_revoke_init(struct vfio_pci_ng_device *vpdev);
+void vfio_pci_revoke_open(struct vfio_pci_ng_device *vpdev);
+void vfio_pci_revoke_close(struct vfio_pci_ng_device *vpdev);
+void vfio_pci_revoke_request(struct vfio_pci_ng_device *vpdev);
+void vfio_pci_revoke_sync(struct vfio_pci_ng_device *vpdev);
+
 /* vfio_pci_rdwr.c */
 void __iomem *vfio_pci_bar_iomap(struct vfio_pci_ng_device *vpdev, int bar);
 void vfio_pci_bar_iounmap_all(struct vfio_pci_ng_device *vpdev);
@@ -343,6 +373,8 @@ ssize_t vfio_pci_write(struct vfio_device *core_vdev, const char __user *buf,
 /* vfio_pci_config.c */
 int vfio_pci_config_init(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_config_exit(struct vfio_pci_ng_device *vpdev);
+void vfio_pci_config_lock(struct vfio_pci_ng_device *vpdev);
+void vfio_pci_config_unlock(struct vfio_pci_ng_device *vpdev);
 ssize_t vfio_pci_config_rw(struct vfio_pci_ng_device *vpdev, char __user *buf,
 			   size_t count, loff_t *ppos, bool iswrite);
 bool vfio_pci_memory_enabled(struct vfio_pci_ng_device *vpdev);

@@ -286,11 +286,11 @@ static int vfio_pci_window_lock(struct vfio_pci_ng_device *vpdev,
 				const struct vfio_pci_rw_window *win)
 {
 	if (!win->is_mem)
-		return 0;
+		return vfio_pci_revoked(vpdev) ? -ENODEV : 0;
 	down_read(&vpdev->memory_lock);
-	if (!vfio_pci_memory_enabled(vpdev)) {
+	if (vfio_pci_revoked(vpdev) || !vfio_pci_memory_enabled(vpdev)) {
 		up_read(&vpdev->memory_lock);
-		return -EIO;
+		return vfio_pci_revoked(vpdev) ? -ENODEV : -EIO;
 	}
 	return 0;
 }
@@ -419,9 +419,12 @@ static int vfio_pci_vga_access(struct vfio_pci_ng_device *vpdev,
 			       const struct vfio_pci_rw_window *win, u8 *kbuf,
 			       loff_t pos, size_t len, bool iswrite)
 {
-	int ret = -EIO;
+	int ret = -ENODEV;
 
 	down_read(&vpdev->memory_lock);
+	if (vfio_pci_revoked(vpdev))
+		goto out;
+	ret = -EIO;
 	if (vpdev->pdev->current_state != PCI_D0)
 		goto out;
 	ret = vga_get_interruptible(vpdev->pdev, win->vga_rsrc);
@@ -535,6 +538,8 @@ static ssize_t vfio_pci_rw(struct vfio_pci_ng_device *vpdev, char __user *buf,
 ssize_t vfio_pci_read(struct vfio_device *core_vdev, char __user *buf,
 		      size_t count, loff_t *ppos)
 {
+	if (vfio_pci_revoked(to_vpdev(core_vdev)))
+		return -ENODEV;
 	if (!count)
 		return 0;
 	return vfio_pci_rw(to_vpdev(core_vdev), buf, count, ppos, false);
@@ -552,6 +557,8 @@ ssize_t vfio_pci_read(struct vfio_device *core_vdev, char __user *buf,
 ssize_t vfio_pci_write(struct vfio_device *core_vdev, const char __user *buf,
 		       size_t count, loff_t *ppos)
 {
+	if (vfio_pci_revoked(to_vpdev(core_vdev)))
+		return -ENODEV;
 	if (!count)
 		return 0;
 	return vfio_pci_rw(to_vpdev(core_vdev), (char __user *)buf, count, ppos,
@@ -593,7 +600,8 @@ static void vfio_pci_ioeventfd_do_write(struct vfio_pci_ioeventfd *ioeventfd)
  */
 static bool vfio_pci_ioeventfd_may_write(struct vfio_pci_ng_device *vpdev)
 {
-	return !READ_ONCE(vpdev->pm_runtime_engaged) &&
+	return !vfio_pci_revoked(vpdev) &&
+	       !READ_ONCE(vpdev->pm_runtime_engaged) &&
 	       vfio_pci_memory_enabled(vpdev);
 }
 
@@ -725,9 +733,13 @@ long vfio_pci_ioctl_ioeventfd(struct vfio_pci_ng_device *vpdev,
 	if (vfio_pci_msix_overlap(vpdev, index, pos, count))
 		return -EINVAL;
 
+	/* After a revoke, which empties the list under the lock: nothing. */
 	mutex_lock(&vpdev->ioeventfds_lock);
-	ret = vfio_pci_ioeventfd_add(vpdev, index, pos, count, ioeventfd.data,
-				     ioeventfd.fd);
+	if (vfio_pci_revoked(vpdev))
+		ret = -ENODEV;
+	else
+		ret = vfio_pci_ioeventfd_add(vpdev, index, pos, count,
+					     ioeventfd.data, ioeventfd.fd);
 	mutex_unlock(&vpdev->ioeventfds_lock);
 	return ret;
 }

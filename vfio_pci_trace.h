@@ -353,6 +353,33 @@ TRACE_EVENT(vfio_pci_signal,
 		      __entry->signalled ? "signalled" : "none")
 );
 
+/*
+ * The access of a holder that did not release the device on removal was
+ * revoked (vfio_pci_revoke.c): pid and comm of the last opener, the timeout
+ * that expired and how long the revoke took.
+ */
+TRACE_EVENT(vfio_pci_revoke,
+	    TP_PROTO(struct pci_dev *pdev, pid_t pid, const char *comm,
+		     unsigned int timeout_ms, u64 ns),
+	    TP_ARGS(pdev, pid, comm, timeout_ms, ns),
+	    TP_STRUCT__entry(__array(char, dev, VFIO_PCI_TP_NAME_LEN)
+			     __field(pid_t, pid)
+			     __array(char, comm, TASK_COMM_LEN)
+			     __field(unsigned int, timeout_ms)
+			     __field(u64, ns)),
+	    TP_fast_assign(strscpy(__entry->dev, pci_name(pdev), VFIO_PCI_TP_NAME_LEN);
+			   __entry->pid = pid;
+			   strscpy(__entry->comm, comm, TASK_COMM_LEN);
+			   __entry->timeout_ms = timeout_ms;
+			   __entry->ns = ns;),
+	    TP_printk("dev=%s pid=%d comm=%s timeout_ms=%u ns=%llu",
+		      __entry->dev,
+		      __entry->pid,
+		      __entry->comm,
+		      __entry->timeout_ms,
+		      __entry->ns)
+);
+
 #endif /* VFIO_PCI_TRACE_H */
 
 #undef TRACE_INCLUDE_PATH
