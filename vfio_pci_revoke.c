@@ -150,8 +150,8 @@ void vfio_pci_revoke_close(struct vfio_pci_ng_device *vpdev)
  *
  * Arms the work policy.revoke_timeout_ms after the first request; later
  * requests leave a pending work as it is (and arm it again if a work found
- * the device closed in between, as after a close and a new open on 6.1).  Nothing with a
- * timeout of 0 or once the access is revoked.
+ * the device closed in between, as after a close and a new open on 6.1).
+ * Nothing with a timeout of 0 or once the access is revoked.
  */
 void vfio_pci_revoke_request(struct vfio_pci_ng_device *vpdev)
 {
