@@ -33,6 +33,13 @@ every round, "=" within 3 % (1 % with icount). The raw numbers of every pass
 go to --json (default build/bench-results.json), the tables to --markdown
 (default build/bench-results.md).
 
+Rows "ours with vfio_pci tracing on": ours runs the hot rows a second time
+with every event of our vfio_pci trace system enabled (64 KiB ring per CPU,
+overwrite mode), a cost of our extension that the in-tree driver, with no
+such events, does not have. Their in-tree column is the in-tree figure of the
+plain row of the same rounds; a line under the table gives the cost against
+ours plain.
+
 A benchmark, not a test: exit status 0 whatever the timings; 1 only when a
 VM crashed, hung or a driver could not be loaded (no figures); 2 when the run
 cannot start.
@@ -81,23 +88,38 @@ PARAMS = {
 CLOCKS = {'wall': (), 'icount': ('-icount', 'shift=0,sleep=off', '-smp', '1')}
 TIES = {'wall': 0.03, 'icount': 0.01}  # medians closer than this are a tie
 
+# The hot rows again with every event of our vfio_pci trace system on
+# (vfio-bench's section "trace", metrics trace.<metric>): a cost of our
+# extension. The in-tree driver has no such events and runs no such pass: the
+# in-tree column of these rows is its figure of the plain row (TRACE_PREFIX
+# stripped), from the same round.
+TRACE_PREFIX = 'trace.'
+TRACED = '  ours with vfio_pci tracing on (in-tree: plain row)'
+
 # metric -> description; the order of the table. Metrics vfio-bench prints
 # that are not listed here come at the end.
 METRICS = [
     ('control.null_syscall', 'control: getppid() (machine speed, not a driver figure)'),
     ('cfg.read4_virt', 'config read 4 B, all virtual (ID, 0x00)'),
+    ('trace.cfg.read4_virt', TRACED),
     ('cfg.read4_hw', 'config read 4 B, part hardware (0x3c)'),
     ('cfg.write4_virt', 'config write 4 B (interrupt line)'),
+    ('trace.cfg.write4_virt', TRACED),
     ('bar.edu_read4', 'BAR pread 4 B, edu register (TCG MMIO)'),
     ('bar.edu_write4', 'BAR pwrite 4 B, edu register (TCG MMIO)'),
     ('bar.ram_read4', 'BAR pread 4 B, ivshmem RAM BAR'),
+    ('trace.bar.ram_read4', TRACED),
     ('bar.ram_write4', 'BAR pwrite 4 B, ivshmem RAM BAR'),
+    ('trace.bar.ram_write4', TRACED),
     ('bar.ram_read_1m', 'BAR pread 1 MiB, ivshmem RAM BAR'),
     ('bar.ram_write_1m', 'BAR pwrite 1 MiB, ivshmem RAM BAR'),
     ('mmap.any_first_touch', 'mmap BAR2 + first touch of every page'),
+    ('trace.mmap.any_first_touch', TRACED),
     ('mmap.any_fault_cost', '  of which faults (minus a touch without faults)'),
+    ('trace.mmap.any_fault_cost', '  of which faults, ' + TRACED.strip()),
     ('mmap.any_retouch', '  reference: touch every page again, no fault'),
     ('mmap.any_refault', 'memory off+on (config) + touch every page'),
+    ('trace.mmap.any_refault', TRACED),
     ('mmap.any_refault_toggle', '  of which memory off+on (the zap)'),
     ('mmap.any_munmap', 'munmap'),
     ('mmap.aligned_first_touch', 'same, at an aligned address (1 GiB; 2 MiB if smaller)'),
@@ -107,10 +129,13 @@ METRICS = [
     ('mmap.limit_first_touch', 'limit: sysfs resource2 mmap (populated) + touch'),
     ('mmap.limit_munmap', 'limit: munmap of it'),
     ('irq.msi_round_trip', 'MSI round trip (raise, eventfd, ack)'),
+    ('trace.irq.msi_round_trip', TRACED),
     ('irq.intx_round_trip_ioctl', 'INTx round trip, unmask by ioctl'),
+    ('trace.irq.intx_round_trip_ioctl', TRACED),
     ('irq.intx_round_trip_eventfd', 'INTx round trip, unmask by eventfd'),
     ('ioeventfd.edu_write4', 'ioeventfd write, edu register (vs BAR pwrite above)'),
     ('ioeventfd.ram_write4', 'ioeventfd write, ivshmem RAM BAR'),
+    ('trace.ioeventfd.ram_write4', TRACED),
     ('life.edu_open', 'device fd open (edu: enable, no reset method)'),
     ('life.edu_close', 'device fd close (edu)'),
     ('life.nvme_open', 'device fd open (nvme: enable + FLR)'),
@@ -122,7 +147,8 @@ METRICS = [
 # and when the host deschedules QEMU's vCPU thread the missed ticks land on
 # whatever the guest was doing: under this machine's load kcpu measured the
 # neighbours, not the driver (the icount clock does that job).
-TABLE_HIDDEN = {'mmap.aligned_retouch', 'mmap.aligned_refault_toggle'}
+TABLE_HIDDEN = {'mmap.aligned_retouch', 'mmap.aligned_refault_toggle', 'trace.mmap.any_retouch',
+                'trace.mmap.any_refault_toggle', 'trace.mmap.any_munmap'}
 DRIVERS = ('intree', 'ours')
 
 
@@ -225,8 +251,11 @@ def summarize(passes, units, better, tie):
     names += sorted(name for name in units if name not in dict(METRICS))
     rows = []
     for name in names:
-        values = {d: [p['metrics'][name] for p in passes
-                      if p['driver'] == d and name in p['metrics']] for d in DRIVERS}
+        source = {d: name for d in DRIVERS}
+        if name.startswith(TRACE_PREFIX):  # ours traced against in-tree plain
+            source['intree'] = name[len(TRACE_PREFIX):]
+        values = {d: [p['metrics'][source[d]] for p in passes
+                      if p['driver'] == d and source[d] in p['metrics']] for d in DRIVERS}
         if not values['intree'] or not values['ours']:
             rows.append({'metric': name, 'unit': units[name], 'missing': True,
                          'n': {d: len(values[d]) for d in DRIVERS}})
@@ -237,8 +266,9 @@ def summarize(passes, units, better, tie):
         # speedups cancel the drift of a loaded host.
         per_round = {}
         for p in passes:
-            if name in p['metrics']:
-                per_round.setdefault(p['round'], {})[p['driver']] = p['metrics'][name]
+            if source[p['driver']] in p['metrics']:
+                per_round.setdefault(p['round'], {})[p['driver']] = \
+                    p['metrics'][source[p['driver']]]
         speedups = []
         for pair in per_round.values():
             if len(pair) == 2 and pair['intree'] > 0 and pair['ours'] > 0:
@@ -263,6 +293,8 @@ def summarize(passes, units, better, tie):
                      'round_speedups': speedups,
                      'spread_pct': {d: _spread(values[d]) for d in DRIVERS},
                      'n': {d: len(values[d]) for d in DRIVERS}})
+        if name.startswith(TRACE_PREFIX):
+            rows[-1]['intree_from'] = source['intree']
     return rows
 
 
@@ -343,6 +375,24 @@ def noise_lines(run):
     return lines
 
 
+def trace_cost_lines(run):
+    """What turning every vfio_pci event on costs ours, against ours plain."""
+    rows = {row['metric']: row for row in run['rows'] if not row.get('missing')}
+    costs = []
+    for name, row in rows.items():
+        plain = rows.get(name[len(TRACE_PREFIX):])
+        if (not name.startswith(TRACE_PREFIX) or name.endswith(('.mean', '.kcpu'))
+                or name in TABLE_HIDDEN or not plain or not plain['ours'] or not row['ours']):
+            continue
+        more = (plain['ours'] / row['ours'] if row['better_is'] == 'higher'
+                else row['ours'] / plain['ours']) - 1
+        costs.append(f'{plain["metric"]} {more * 100:+.1f}%')
+    if not costs:
+        return []
+    return ['vfio_pci tracing on (every event, 64 KiB ring per CPU, overwrite), ours against '
+            'ours plain, time per operation: ' + ', '.join(costs)]
+
+
 def report(run, markdown=False):
     p = run['params']
     title = (f'{run["kernel"]} ({run["release"]}), {run["clock"]} clock: '
@@ -352,7 +402,8 @@ def report(run, markdown=False):
     lines = [f'### {title}' if markdown else f'== {title}', '']
     lines += table(run['rows'], markdown)
     lines.append('')
-    lines += [('* ' if markdown else '') + line for line in noise_lines(run)]
+    lines += [('* ' if markdown else '') + line
+              for line in noise_lines(run) + trace_cost_lines(run)]
     for problem in run['problems']:
         lines.append(('* ' if markdown else '') + f'PROBLEM: {problem}')
     return lines
@@ -393,9 +444,43 @@ def combined_markdown(wall, icount):
                      f'±{spread["ours"] / 2:.0f}% | {ic} |')
     lines.append('')
     lines += ['* ' + line for line in noise_lines(wall)]
+    lines += ['* icount: ' + line for line in trace_cost_lines(icount)]
     for run in (wall, icount):
         for problem in run['problems']:
             lines.append(f'* PROBLEM ({run["clock"]}): {problem}')
+    return lines
+
+
+def icount_markdown(icount):
+    """The table of combined_markdown() for a run without the wall clock:
+    the icount medians, and a wall column that says so."""
+    q = icount['params']
+    lines = [f'### {icount["kernel"]} ({icount["release"]})', '',
+             f'Wall clock: not re-measured in this run. icount: {q["rounds"]} rounds, time box '
+             f'{q["time_ms"]} ms (virtual), mmap {q["mmap_mib"]} MiB; the figures are icount '
+             f'figures (virtual time, 1 ns per guest instruction).', '',
+             '| metric | unit | in-tree (icount) | ours (icount) | ours/in-tree | better (wall) '
+             '| spread in-tree/ours | better (icount) |',
+             '|---|---|--:|--:|--:|--:|--:|--:|']
+    descriptions = dict(METRICS)
+    for row in icount['rows']:
+        name = row['metric']
+        if name in TABLE_HIDDEN or name.endswith(('.mean', '.kcpu')):
+            continue
+        label = _md_label(descriptions.get(name, name))
+        if row.get('missing'):
+            lines.append(f'| {label} | {row["unit"]} | - | - | - | not re-measured | - '
+                         f'| no figure |')
+            continue
+        spread = row['spread_pct']
+        ratio = '-' if row['ratio'] is None else f'{row["ratio"]:.2f}'
+        lines.append(f'| {label} | {row["unit"]} | {_fmt(row["intree"])} | {_fmt(row["ours"])} '
+                     f'| {ratio} | not re-measured | ±{spread["intree"] / 2:.0f}% / '
+                     f'±{spread["ours"] / 2:.0f}% | {_better_text(row)} |')
+    lines.append('')
+    lines += ['* ' + line for line in noise_lines(icount) + trace_cost_lines(icount)]
+    for problem in icount['problems']:
+        lines.append(f'* PROBLEM (icount): {problem}')
     return lines
 
 
@@ -491,6 +576,8 @@ def write_outputs(results, args, json_too=True):
         if all(pair):
             if run['clock'] == 'wall':
                 md += combined_markdown(*pair) + ['']
+        elif run['clock'] == 'icount':
+            md += icount_markdown(run) + ['']
         else:
             md += report(run, markdown=True) + ['']
     outputs = [(args.markdown, '\n'.join(md) + '\n')]
@@ -515,7 +602,7 @@ def _parse_args(argv):
     parser.add_argument('--mmap-mib', type=int, help='MiB of the ivshmem BAR to map '
                         '(default: see PARAMS)')
     parser.add_argument('--only', help='only these vfio-bench sections, comma-separated '
-                        '(control, config, bar, mmap, irq, ioeventfd, life)')
+                        '(control, config, bar, mmap, irq, ioeventfd, life, trace)')
     parser.add_argument('--free-irq-placement', action='store_true',
                         help='leave the program and the interrupts where the kernel puts '
                         'them (default: both on CPU 0, see vfio-bench.c)')

@@ -22,7 +22,14 @@
  *              it all again, munmap; and the limit: the same through the
  *              PCI core's sysfs resource2 mmap, populated in one go;
  *   latencies  open/close of a device fd and VFIO_DEVICE_RESET, the fastest
- *              of -n cycles.
+ *              of -n cycles;
+ *   trace      the hot rows again (config read and write, BAR pread and
+ *              pwrite 4 B, mmap first touch, MSI and INTx round trips,
+ *              ioeventfd) with every event of the vfio_pci trace system on,
+ *              as trace.<metric>: what our tracepoints cost when they are
+ *              enabled.  The in-tree driver has no such events: in its pass
+ *              the section only says so, and bench.py compares ours traced
+ *              with the in-tree figure of the plain row.
  * Under TCG an access to an emulated register costs a trip into QEMU's
  * device model that can dwarf the driver's own work; the same operations on
  * ivshmem's BAR2, which QEMU backs with plain RAM, show the driver's cost.
@@ -36,7 +43,7 @@
  *
  *	vfio-bench [-o SECTIONS] [-t MS] [-m MIB] [-n N] [-f] [-q]
  *	  -o LIST  only these sections, comma-separated: control, config, bar,
- *	           mmap, irq, ioeventfd, life (default: all)
+ *	           mmap, irq, ioeventfd, life, trace (default: all)
  *	  -t MS    time box of each rate, in ms (default 400)
  *	  -m MIB   how much of ivshmem BAR2 to map and touch (default 1024)
  *	  -n N     open/close and reset cycles per pass (default 5; the
@@ -62,7 +69,9 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #define R(i)			VT_REGION_OFFSET(i)
@@ -83,12 +92,16 @@
 #define IRQ_WAIT_MS		2000	/* an interrupt that must come */
 #define BULK_LEN		MIB
 
+#define TRACEFS			"/sys/kernel/tracing"
+#define TRACE_BUF_KB		"64"	/* per CPU; overwrite mode: it wraps */
+
 static unsigned int budget_ms = 400;
 static unsigned long mmap_mib = 1024;
 static unsigned int cycles = 5;
 static bool quiet;
 static bool free_placement;
 static const char *sections;
+static const char *prefix = "";	/* of every metric: "trace." while traced */
 
 static bool want(const char *section)
 {
@@ -116,7 +129,8 @@ static void progress(const char *what)
 
 static void emit(const char *metric, double value, const char *unit, bool higher)
 {
-	printf("bench %s %.6g %s %s\n", metric, value, unit, higher ? "higher" : "lower");
+	printf("bench %s%s %.6g %s %s\n", prefix, metric, value, unit,
+	       higher ? "higher" : "lower");
 	fflush(stdout);
 }
 
@@ -129,7 +143,7 @@ static void skip(const char *metric, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	printf("benchskip %s %s\n", metric, reason);
+	printf("benchskip %s%s %s\n", prefix, metric, reason);
 	fflush(stdout);
 }
 
@@ -357,7 +371,8 @@ static void bench_control(void)
 /* ------------------------------------------------------------------------ */
 /* 1. Config space                                                           */
 
-static void bench_config(struct bdev *edu)
+/* all: every row; else only the traced ones (no read4_hw). */
+static void bench_config(struct bdev *edu, bool all)
 {
 	uint32_t val = 0;
 	struct rw_ctx c = { .fd = edu->v.device, .buf = &val, .len = 4 };
@@ -374,7 +389,8 @@ static void bench_config(struct bdev *edu)
 	rate("cfg.read4_virt", op_pread, &c, 1, "ops/s");
 	/* Interrupt line/pin are virtual, Min_Gnt/Max_Lat read from hardware. */
 	c.off = (off_t)(R(VFIO_PCI_CONFIG_REGION_INDEX) + PCI_INTERRUPT_LINE);
-	rate("cfg.read4_hw", op_pread, &c, 1, "ops/s");
+	if (all)
+		rate("cfg.read4_hw", op_pread, &c, 1, "ops/s");
 	/* Writing back what was read: only the (virtual) line is writable. */
 	if (pread(c.fd, &val, 4, c.off) != 4) {
 		skip("cfg.write4_virt", "read of 0x3c failed");
@@ -588,26 +604,37 @@ out_cfg:
 		close(cfg);
 }
 
-static void bench_mmap(struct bdev *ivs)
+/* How much of BAR2 to map (-m, at most the BAR); 0 when it cannot be. */
+static size_t mmap_len(struct bdev *ivs)
 {
 	struct vfio_region_info *ri;
 	size_t len;
 
-	progress("mmap");
 	if (!ivs->ok) {
 		skip("mmap.any_first_touch", "no ivshmem");
-		return;
+		return 0;
 	}
 	ri = vt_region_info(ivs->v.device, 2);
 	if (!ri || !(ri->flags & VFIO_REGION_INFO_FLAG_MMAP)) {
 		skip("mmap.any_first_touch", "BAR2 not mmappable");
 		free(ri);
-		return;
+		return 0;
 	}
 	len = mmap_mib * MIB;
 	if (len > ri->size)
 		len = ri->size;
 	free(ri);
+	return len;
+}
+
+static void bench_mmap(struct bdev *ivs)
+{
+	size_t len;
+
+	progress("mmap");
+	len = mmap_len(ivs);
+	if (!len)
+		return;
 	info("mmap size %zu MiB", len / MIB);
 	bench_mmap_one(ivs, len, 0, "any");
 	/* Aligned to the mapping size (or 1 GiB): huge PFN mappings possible. */
@@ -695,21 +722,23 @@ static void irq_place(const char *metric, const char *name)
 	int irq = irq_counts(name, counts);
 
 	if (irq < 0) {
-		info("%s: %s not in /proc/interrupts", metric, name);
+		info("%s%s: %s not in /proc/interrupts", prefix, metric, name);
 		return;
 	}
 	snprintf(path, sizeof(path), "/proc/irq/%d/effective_affinity_list", irq);
 	vt_read_file(path, where, sizeof(where));
 	if (free_placement) {
-		info("%s: IRQ %d (%s) on CPU %s, left there", metric, irq, name, where);
+		info("%s%s: IRQ %d (%s) on CPU %s, left there", prefix, metric, irq, name,
+		     where);
 		return;
 	}
 	snprintf(path, sizeof(path), "/proc/irq/%d/smp_affinity_list", irq);
 	if (vt_sysfs_write(path, "0"))
-		info("%s: IRQ %d (%s) on CPU %s, cannot steer it to CPU 0", metric, irq, name,
-		     where);
+		info("%s%s: IRQ %d (%s) on CPU %s, cannot steer it to CPU 0", prefix, metric,
+		     irq, name, where);
 	else
-		info("%s: IRQ %d (%s) was on CPU %s, steered to CPU 0", metric, irq, name, where);
+		info("%s%s: IRQ %d (%s) was on CPU %s, steered to CPU 0", prefix, metric, irq,
+		     name, where);
 }
 
 /* A rate of interrupt round trips, with where the interrupts fired. */
@@ -727,8 +756,8 @@ static void irq_rate(const char *metric, const char *name, op_fn op, void *ctx)
 		if (after[cpu] != before[cpu])
 			len += (size_t)snprintf(text + len, sizeof(text) - len, " CPU%d:%lu", cpu,
 						after[cpu] - before[cpu]);
-	info("%s: interrupts fired on%s; program on CPU %d", metric, len ? text : " none?",
-	     sched_getcpu());
+	info("%s%s: interrupts fired on%s; program on CPU %d", prefix, metric,
+	     len ? text : " none?", sched_getcpu());
 }
 
 struct irq_ctx {
@@ -767,7 +796,8 @@ static int op_irq_round_trip(void *p)
 	return 0;
 }
 
-static void bench_irqs(struct bdev *edu)
+/* all: every row; else only the traced ones (no INTx unmask by eventfd). */
+static void bench_irqs(struct bdev *edu, bool all)
 {
 	struct irq_ctx c = { .dev = edu->v.device, .unmask_fd = -2 };
 	char msi[64], intx[64];
@@ -804,6 +834,10 @@ static void bench_irqs(struct bdev *edu)
 		goto out;
 	}
 	irq_rate("irq.intx_round_trip_ioctl", intx, op_irq_round_trip, &c);
+	if (!all) {
+		irq_off(c.dev, VFIO_PCI_INTX_IRQ_INDEX);
+		goto out;
+	}
 
 	c.unmask_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (set_irqs(c.dev, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK,
@@ -934,6 +968,124 @@ static void bench_reset(struct bdev *nvme)
 }
 
 /* ------------------------------------------------------------------------ */
+/* 7. The hot rows again, ours with every vfio_pci event on                  */
+
+static bool trace_write(const char *file, const char *val)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), TRACEFS "/%s", file);
+	return vt_sysfs_write(path, val) == 0;
+}
+
+/* Events written since boot on every CPU: entries kept plus overwritten. */
+static unsigned long trace_events(void)
+{
+	unsigned long total = 0;
+	char path[128], line[128];
+
+	for (int cpu = 0; cpu < MAX_CPUS; cpu++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), TRACEFS "/per_cpu/cpu%d/stats", cpu);
+		f = fopen(path, "r");
+		if (!f)
+			break;
+		while (fgets(line, sizeof(line), f)) {
+			unsigned long n;
+
+			if (sscanf(line, "entries: %lu", &n) == 1 ||
+			    sscanf(line, "overrun: %lu", &n) == 1)
+				total += n;
+		}
+		fclose(f);
+	}
+	return total;
+}
+
+/* How many events the rows since the last call wrote (that they fire). */
+static void trace_count(const char *what, unsigned long *last)
+{
+	unsigned long now_events = trace_events();
+
+	info("trace.%s: %lu vfio_pci events", what, now_events - *last);
+	*last = now_events;
+}
+
+/*
+ * A small ring in overwrite mode (the default, set anyway): the events
+ * cost what they cost when written, and the buffer never grows.  With the
+ * in-tree driver there is no vfio_pci system to enable: the section is
+ * skipped and bench.py compares with the in-tree figure of the plain row.
+ */
+static bool trace_start(void)
+{
+	struct stat st;
+
+	if (stat(TRACEFS "/trace", &st) &&
+	    mount("tracefs", TRACEFS, "tracefs", 0, NULL) && errno != EBUSY) {
+		info("trace: mount tracefs: %s", vt_errname(errno));
+		return false;
+	}
+	if (stat(TRACEFS "/events/vfio_pci/enable", &st)) {
+		info("trace: no vfio_pci events with this driver: section skipped");
+		return false;
+	}
+	if (!trace_write("tracing_on", "0") || !trace_write("buffer_size_kb", TRACE_BUF_KB) ||
+	    !trace_write("options/overwrite", "1") || !trace_write("trace", "") ||
+	    !trace_write("events/vfio_pci/enable", "1") || !trace_write("tracing_on", "1")) {
+		info("trace: cannot set up tracefs: %s", vt_errname(errno));
+		trace_write("events/vfio_pci/enable", "0");
+		return false;
+	}
+	return true;
+}
+
+static void trace_stop(void)
+{
+	trace_write("events/vfio_pci/enable", "0");
+	trace_write("trace", "");
+}
+
+static void bench_traced(struct bdev *edu, struct bdev *ivs)
+{
+	uint32_t val = 0x5a5a5a5a;
+	struct rw_ctx c = { .buf = &val, .len = 4 };
+	unsigned long events;
+	size_t len;
+
+	progress("trace");
+	if (!trace_start())
+		return;
+	prefix = "trace.";
+	events = trace_events();
+	bench_config(edu, false);
+	trace_count("cfg", &events);
+	if (ivs->ok) {
+		c.fd = ivs->v.device;
+		c.off = (off_t)(R(2) + 0x100);
+		rate("bar.ram_read4", op_pread, &c, 1, "ops/s");
+		rate("bar.ram_write4", op_pwrite, &c, 1, "ops/s");
+		trace_count("bar", &events);
+	} else {
+		skip("bar.ram_read4", "no ivshmem");
+	}
+	len = mmap_len(ivs);
+	if (len) {
+		bench_mmap_one(ivs, len, 0, "any");
+		trace_count("mmap", &events);
+	}
+	bench_irqs(edu, false);
+	trace_count("irq", &events);
+	if (ivs->ok) {
+		bench_one_ioeventfd("ioeventfd.ram_write4", ivs->v.device, R(2) + 0x200, false);
+		trace_count("ioeventfd", &events);
+	}
+	prefix = "";
+	trace_stop();
+}
+
+/* ------------------------------------------------------------------------ */
 
 static void usage(void)
 {
@@ -987,9 +1139,10 @@ int main(int argc, char **argv)
 	memset(&nvme, 0, sizeof(nvme));
 	edu.v.container = edu.v.group = edu.v.device = -1;
 	ivs.v = nvme.v = edu.v;
-	if (want("config") || want("bar") || want("irq") || want("ioeventfd") || want("life"))
+	if (want("config") || want("bar") || want("irq") || want("ioeventfd") || want("life") ||
+	    want("trace"))
 		find_dev(&edu, "edu", 0x1234, 0x11e8, true);
-	if (want("bar") || want("mmap") || want("ioeventfd"))
+	if (want("bar") || want("mmap") || want("ioeventfd") || want("trace"))
 		find_dev(&ivs, "ivshmem", 0x1af4, 0x1110, false);
 	if (want("life"))
 		find_dev(&nvme, "nvme", 0x1b36, 0x0010, false);
@@ -997,15 +1150,17 @@ int main(int argc, char **argv)
 	if (want("control"))
 		bench_control();
 	if (want("config"))
-		bench_config(&edu);
+		bench_config(&edu, true);
 	if (want("bar"))
 		bench_bar(&edu, &ivs);
 	if (want("mmap"))
 		bench_mmap(&ivs);
 	if (want("irq"))
-		bench_irqs(&edu);
+		bench_irqs(&edu, true);
 	if (want("ioeventfd"))
 		bench_ioeventfd(&edu, &ivs);
+	if (want("trace"))
+		bench_traced(&edu, &ivs);
 	if (want("life")) {
 		bench_open_close(&edu, "edu");
 		bench_open_close(&nvme, "nvme");
