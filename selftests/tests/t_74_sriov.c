@@ -20,14 +20,16 @@
  *   malformed one -> EINVAL.  The PF's user sets the token with
  *   VFIO_DEVICE_FEATURE_PCI_VF_TOKEN (SET only, PF only); while a VF is
  *   open the PF itself needs the token for a new device fd.
- * - igb only (QEMU 7.2's nvme VFs do not answer): the VF works through
- *   vfio.  Its config region shows the VF's class code; BAR0 is mmappable
- *   at the size sysfs gives; a word of its mailbox memory (VMBMEM, plain
- *   RAM in QEMU's igb, the VF's 64 bytes at PF BAR0 0x800 + 0x40 * VF
- *   number) written through the VF's mmap reads back through the VF's
- *   pread and through the PF's BAR0 at VF 0's place, and one written
- *   through the VF's pwrite reads back through its mmap; its MSI-X count is
- *   the table size in its config space.
+ * - igb only (QEMU 7.2's nvme VFs do not answer): the second VF (VF 1:
+ *   its BAR is neither the PF's nor VF 0's) works through vfio, opened
+ *   with the token.  Its config region shows the VF's class code; BAR0 is
+ *   mmappable at the size sysfs gives; a word of its mailbox memory
+ *   (VMBMEM, plain RAM in QEMU's igb: the VF's 64 bytes at its BAR0 0x800
+ *   are the PF's BAR0 0x800 + 0x40 * VF number) written through the VF's
+ *   mmap reads back through the VF's pread and through the PF's BAR0 at
+ *   VF 1's place, not VF 0's; one written through the VF's pwrite reads
+ *   back through its mmap; its MSI-X count is the table size in its
+ *   config space.
  * - sriov_numvfs 0 removes the VFs; the PF goes back to idle D3hot.
  *
  * QEMU's VF config space has Vendor/Device ID 0xffff (as the spec says);
@@ -217,10 +219,10 @@ static unsigned int find_cap(const uint8_t *cfg, uint8_t id)
 }
 
 /*
- * The VF open as vfv.device works: config, BAR0 through mmap and pread
- * (checked against the PF's BAR0), MSI-X.
+ * VF number `vfn` (`vf`, open as vfdev) works: config, BAR0 through mmap
+ * and pread (checked against the PF's BAR0), MSI-X.
  */
-static void check_working_vf(const char *vf, int vfdev, int pfdev)
+static void check_working_vf(const char *vf, int vfn, int vfdev, int pfdev)
 {
 	struct vt_resource res[VT_NUM_RESOURCES];
 	struct vfio_region_info *ri;
@@ -248,15 +250,19 @@ static void check_working_vf(const char *vf, int vfdev, int pfdev)
 	free(ri);
 	bar = vt_map_region(vfdev, VFIO_PCI_BAR0_REGION_INDEX, &len);
 	if (vt_check(bar != NULL, "mmap BAR0: %s", vt_errname(errno))) {
-		/* mmap write -> VF pread and PF pread (VF 0's mailbox). */
+		/* mmap write -> VF pread and PF pread (this VF's mailbox). */
 		bar[IGBVF_VMBMEM / 4] = 0x5a6b7c8d;
 		if (vt_check_ret(vt_region_read32(vfdev, VFIO_PCI_BAR0_REGION_INDEX,
 						  IGBVF_VMBMEM, &val), "VF pread VMBMEM"))
 			vt_check_eq(val, 0x5a6b7c8d, "VMBMEM written through the mmap, pread");
 		val = 0;
 		if (vt_check_ret(vt_region_read32(pfdev, VFIO_PCI_BAR0_REGION_INDEX,
+						  IGB_PF_VMBMEM(vfn), &val), "PF pread VMBMEM(%d)",
+				 vfn))
+			vt_check_eq(val, 0x5a6b7c8d, "VF %d's mailbox seen through the PF", vfn);
+		if (vt_check_ret(vt_region_read32(pfdev, VFIO_PCI_BAR0_REGION_INDEX,
 						  IGB_PF_VMBMEM(0), &val), "PF pread VMBMEM(0)"))
-			vt_check_eq(val, 0x5a6b7c8d, "VF 0's mailbox seen through the PF");
+			vt_check(val != 0x5a6b7c8d, "the write reached VF 0's mailbox");
 		/* pwrite -> mmap read. */
 		if (vt_check_ret(vt_region_write32(vfdev, VFIO_PCI_BAR0_REGION_INDEX,
 						   IGBVF_VMBMEM + 4, 0x13579bdf),
@@ -373,13 +379,23 @@ int main(void)
 	vt_end();
 
 	vt_begin("%s: the VF works: config, BAR0 mmap and pread (seen by the PF), MSI-X",
-		 vfs[0]);
-	if (!kind->vfs_work)
+		 vfs[nvf - 1]);
+	if (!kind->vfs_work) {
 		vt_end_skip("the VFs of this PF (%s) do not answer", kind->name);
-	else if (vt_check(vfv.device >= 0 && pfv.device >= 0, "VF or PF not open"))
-		check_working_vf(vfs[0], vfv.device, pfv.device);
-	if (kind->vfs_work)
+	} else {
+		struct vt_vfio vf1 = { -1, -1, -1, -1 };
+
+		if (vt_check(nvf == NUM_VFS && pfv.device >= 0, "%d VFs, PF fd %d", nvf,
+			     pfv.device) &&
+		    vt_check_ret(open_group(vfs[nvf - 1], &vf1), "container + group of %s",
+				 vfs[nvf - 1])) {
+			vf1.device = get_fd(&vf1, vfs[nvf - 1], TOKEN_STR);
+			if (vt_check_ok(vf1.device, "GET_DEVICE_FD %s with the token", vfs[nvf - 1]))
+				check_working_vf(vfs[nvf - 1], nvf - 1, vf1.device, pfv.device);
+		}
+		vt_vfio_close(&vf1);
 		vt_end();
+	}
 
 	vt_begin("PF: another fd while a VF is open needs the token");
 	if (vt_check(pfv.group >= 0, "PF group not open")) {
