@@ -40,6 +40,10 @@ vendor:device (the 9p device comes after the topology's, on pcie.0). No guest
 step loads vt_inject.ko: only a test does, and /init fails the run if one
 leaves it loaded.
 
+QEMU: Debian's qemu-system-x86_64 (7.2), except for the topologies of
+QEMU10_TOPOLOGIES (igb), which run with the QEMU 10 that scripts/qemu10.sh
+extracts into the cache.
+
 Host cue: a guest program that prints "@@HOST <HMP command>" on its stdout
 (ttyS1) gets the command's output, flattened to one line, or "OK", on
 $VFIO_TEST_HOSTCMD (ttyS2); selftests/vm/vmtest-host is the shell helper.
@@ -472,9 +476,9 @@ TOPOLOGIES['dpdk'] = (
 
 
 # Not in 'all' (QEMU 10): an 82576 (igb, QEMU 8.0 and later) as an SR-IOV
-# PF whose VFs (8086:10ca, up to 7) work, unlike those of QEMU 7.2's nvme.
+# PF whose VFs (8086:10ca, up to 8) work, unlike those of QEMU 7.2's nvme.
 TOPOLOGIES['igb'] = (
-    'igb0 (8086:10c9, SR-IOV PF, up to 7 VFs) behind rp9 (QEMU 10)',
+    'igb0 (8086:10c9, SR-IOV PF, up to 8 VFs) behind rp9 (QEMU 10)',
     lambda logdir: ['-device', f'pcie-root-port,id=rp9,chassis=9,slot=9,{SLOW_LINK}',
                     '-netdev', 'user,id=net-igb0,restrict=on',
                     '-device', 'igb,id=igb0,netdev=net-igb0,bus=rp9,romfile='])
