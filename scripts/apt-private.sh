@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # A private apt configuration for the Debian suites that a Debian 12 machine's
-# own apt sources do not carry (trixie-backports for Linux 7.3, sid for 7.2).
+# own apt sources do not carry (trixie-backports for Linux 7.3, sid for 7.2,
+# bookworm-backports for QEMU 10, with bookworm for what it depends on).
 # Its sources list, package lists, download cache and (empty) dpkg status live
 # under $VFIO_NG_CACHE/apt-private; the system's apt sources, lists, cache and
 # dpkg database are never read for packages nor written.  Nothing is installed:
@@ -23,6 +24,11 @@
 #                                      of $SRC_SUITES) into the private cache,
 #                                      unless already there; prints the .dsc
 #
+# A package in several suites: apt's candidate is the highest version (sid's
+# or trixie-backports' before bookworm's); callers that want another suite
+# name the version (scripts/qemu10.sh looks it up with
+# "apt-cache show PKG/bookworm-backports").
+#
 # The archive address is not written down anywhere: it is the one that the
 # machine's own apt sources use for the Debian release it runs (the entry
 # whose suite is the codename from /etc/os-release, e.g. "bookworm"), found
@@ -36,7 +42,7 @@ set -euo pipefail
 
 CACHE=${VFIO_NG_CACHE:-/var/cache/vfio-pci-ng}
 APTDIR=$CACHE/apt-private
-SUITES=${VFIO_NG_APT_SUITES:-"trixie-backports sid"}
+SUITES=${VFIO_NG_APT_SUITES:-"trixie-backports sid bookworm bookworm-backports"}
 # Suites whose source packages are listed too (sparse from sid, see
 # scripts/sparse.sh).
 SRC_SUITES=${VFIO_NG_APT_SRC_SUITES:-"sid"}

@@ -53,6 +53,10 @@ apt_install patch uuid-dev
 # QEMU itself (above; SeaBIOS's bios-256k.bin comes with it) and DPDK's
 # testpmd, which Debian ships in dpdk-dev.
 apt_install seabios dpdk-dev
+# QEMU 10 of bookworm-backports for the igb topology (selftests/vmtest.py):
+# extracted into the cache through the private apt configuration, never
+# installed (scripts/qemu10.sh).
+"$here/qemu10.sh" prepare >/dev/null
 
 # The newest Debian 6.12 kernel for bookworm: headers to build against, the
 # image to boot (kernels.sh extracts the image, it is never installed).

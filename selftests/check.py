@@ -45,6 +45,9 @@ Extra = collections.namedtuple('Extra', 'name topology params programs args kern
 # guest, on the stock kernels: a few minutes per boot.
 CLIENTS = os.path.join(vmtest.REPO, 'selftests', 'clients')
 CLIENT_KERNELS = ('6.1', '6.12')
+UPSTREAM_OUT = os.path.join(vmtest.REPO, 'build', 'upstream', 'out')
+# The igb run: a stock kernel and the one with iommufd.
+IGB_KERNELS = ('6.12', 'debug')
 EXTRA_RUNS = (
     # The SR-IOV PF is not in "all" (same ID as its nvme0): t_74 skips
     # there. It switches enable_sriov itself.
@@ -58,8 +61,15 @@ EXTRA_RUNS = (
     # instruction count: the harness's fixed 30 s per test then holds
     # whatever the host's load, and edu's 100 ms DMA transfers cost no time.
     Extra('upstream', 'all', '', ('t_upstream',),
-          ('--tests', os.path.join(vmtest.REPO, 'build', 'upstream', 'out'), '--icount',
-           '--test-timeout', '1200', '--timeout', '1800')),
+          ('--tests', UPSTREAM_OUT, '--icount', '--test-timeout', '1200', '--timeout', '1800')),
+    # QEMU 10's igb (82576), an SR-IOV PF whose VFs work (scripts/qemu10.sh):
+    # t_74 on working VFs, then the upstream selftests that need it
+    # (vfio_pci_sriov_uapi_test, vfio_pci_driver_test with the suite's igb
+    # driver). Guest clock by instruction count, as for "upstream".
+    Extra('igb', 'igb', 'enable_sriov=1', ('t_74_sriov', 't_upstream'),
+          ('--tests', f'{vmtest.DEFAULT_TESTS}:{UPSTREAM_OUT}', '--icount',
+           '--test-timeout', '1200', '--timeout', '1800'),
+          IGB_KERNELS),
     # QEMU assigns each lab device (vfio-pci,host=), with and without mmap;
     # the outer machine removes the e1000e while QEMU holds it.
     Extra('qemu', 'all', '', ('t_qemu',),

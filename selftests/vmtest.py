@@ -3,7 +3,7 @@
 """Boot one kernel of the test matrix under QEMU TCG and run the selftests in it.
 
     vmtest.py --kernel {6.1|6.12|debug} --mode {ng|baseline} [--topology NAME]
-              [--module KO] [--inject-module KO] [--tests DIR] [--only t_a,t_b]
+              [--module KO] [--inject-module KO] [--tests DIR[:DIR...]] [--only t_a,t_b]
               [--cmd 'shell command'] [--host-root] [--cpu MODEL] [--memory SIZE]
               [--icount]
               [--timeout S] [--module-params 'p=v ...'] [--label NAME]
@@ -39,6 +39,10 @@ dpdk-testpmd). Devices have qdev ids (--help lists them); tests find them by
 vendor:device (the 9p device comes after the topology's, on pcie.0). No guest
 step loads vt_inject.ko: only a test does, and /init fails the run if one
 leaves it loaded.
+
+QEMU: Debian's qemu-system-x86_64 (7.2), except for the topologies of
+QEMU10_TOPOLOGIES (igb), which run with the QEMU 10 that scripts/qemu10.sh
+extracts into the cache.
 
 Host cue: a guest program that prints "@@HOST <HMP command>" on its stdout
 (ttyS1) gets the command's output, flattened to one line, or "OK", on
@@ -80,6 +84,11 @@ DEFAULT_TESTS = os.path.join(SELFTESTS, 'out')
 CACHE = os.path.join(os.environ.get('VFIO_NG_CACHE', '/var/cache/vfio-pci-ng'), 'vmtest')
 BUSYBOX = '/bin/busybox'
 QEMU = 'qemu-system-x86_64'
+# QEMU 10 of bookworm-backports, extracted into the cache by
+# scripts/qemu10.sh (scripts/setup.sh prepares it), for the topologies
+# with a device QEMU 7.2 lacks; Debian's QEMU 7.2 for every other one.
+QEMU10_SH = os.path.join(REPO, 'scripts', 'qemu10.sh')
+QEMU10_TOPOLOGIES = ('igb',)
 
 MODES = ('ng', 'baseline')
 NG_MODULE_GUEST_PATH = '/ng/vfio-pci.ko'
@@ -464,6 +473,26 @@ TOPOLOGIES['dpdk'] = (
         '-device', f'pcie-root-port,id=rp{7 + n},chassis={7 + n},slot={7 + n},{SLOW_LINK}',
         '-netdev', f'hubport,id=hub0port{n},hubid=0',
         '-device', f'e1000e,id=e1000e-hub{n},netdev=hub0port{n},bus=rp{7 + n},romfile=')])
+
+
+# Not in 'all' (QEMU 10): an 82576 (igb, QEMU 8.0 and later) as an SR-IOV
+# PF whose VFs (8086:10ca, up to 8) work, unlike those of QEMU 7.2's nvme.
+TOPOLOGIES['igb'] = (
+    'igb0 (8086:10c9, SR-IOV PF, up to 8 VFs) behind rp9 (QEMU 10)',
+    lambda logdir: ['-device', f'pcie-root-port,id=rp9,chassis=9,slot=9,{SLOW_LINK}',
+                    '-netdev', 'user,id=net-igb0,restrict=on',
+                    '-device', 'igb,id=igb0,netdev=net-igb0,bus=rp9,romfile='])
+
+
+def qemu_binary(topology):
+    """The QEMU to run `topology` with."""
+    if topology not in QEMU10_TOPOLOGIES:
+        return QEMU
+    proc = subprocess.run([QEMU10_SH, 'path'], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SetupError(f'topology {topology} needs QEMU 10, which is not prepared '
+                         '(scripts/qemu10.sh prepare, part of scripts/setup.sh)')
+    return proc.stdout.strip()
 
 
 # --------------------------------------------------------------------------
@@ -979,17 +1008,30 @@ def _inject_module(tree, module):
 
 
 def _test_files(tests, cmd, only=None):
-    """(all regular files of `tests`, the t_* programs among them to run),
-    sorted. `only`: the names of the programs to run (default: all); a name
-    that is no t_* program of `tests` is an error."""
+    """([(name, path)] of all regular files of `tests`, the t_* programs
+    among them to run), sorted. `tests`: a directory or several, separated
+    by ':' (one name in two of them is an error). `only`: the names of the
+    programs to run (default: all); a name that is no t_* program of
+    `tests` is an error."""
     if cmd is not None and only is not None:
         raise SetupError('--only selects test programs: not with --cmd')
-    if not os.path.isdir(tests):
-        if cmd is None:
-            raise SetupError(f'test directory {tests} does not exist')
-        return [], []
-    files = sorted(f for f in os.listdir(tests) if os.path.isfile(os.path.join(tests, f)))
-    programs = [f for f in files if f.startswith('t_') and os.access(os.path.join(tests, f), os.X_OK)]
+    paths = {}
+    for directory in tests.split(':'):
+        if not os.path.isdir(directory):
+            if cmd is None:
+                raise SetupError(f'test directory {directory} does not exist')
+            continue
+        for name in os.listdir(directory):
+            path = os.path.join(directory, name)
+            if not os.path.isfile(path):
+                continue
+            if name in paths:
+                raise SetupError(f'{name} is in both {os.path.dirname(paths[name])} and '
+                                 f'{directory}')
+            paths[name] = path
+    files = sorted(paths.items())
+    programs = [name for name, path in files
+                if name.startswith('t_') and os.access(path, os.X_OK)]
     if only is not None:
         unknown = sorted(set(only) - set(programs))
         if unknown or not only:
@@ -1007,8 +1049,8 @@ def _run_config(values):
 
 
 def _qemu_argv(kernel, initrd, machine, topology, logdir, host_root=False, cpu=None,
-               memory=None):
-    return [QEMU, '-nodefaults', '-no-user-config', '-no-reboot', '-display', 'none', '-vga', 'none',
+               memory=None, qemu=QEMU):
+    return [qemu, '-nodefaults', '-no-user-config', '-no-reboot', '-display', 'none', '-vga', 'none',
             '-machine', 'q35,kernel-irqchip=split', '-accel', 'tcg,thread=single',
             *(['-cpu', cpu] if cpu else []),
             '-m', memory or kernel.default('memory'), '-smp', '2',
@@ -1054,6 +1096,7 @@ def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout
     if topology not in TOPOLOGIES:
         raise SetupError(f"unknown topology '{topology}' ({'|'.join(TOPOLOGIES)})")
     kern = Kernel.lookup(kernel)
+    qemu = qemu_binary(topology)
     tree = ModuleTree(kern)
     load, insmods, driver_ko = _guest_modules(tree, mode, module)
     if host_root:  # the 9p modules first, where they are not built in
@@ -1062,7 +1105,7 @@ def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout
         load = share + load
         insmods = [tree.guest_path(m) for m in share] + insmods
     inject_ko = _inject_module(tree, inject_module)
-    tests = os.path.abspath(tests or DEFAULT_TESTS)
+    tests = ':'.join(os.path.abspath(d) for d in (tests or DEFAULT_TESTS).split(':'))
     files, programs = _test_files(tests, cmd, only)
     if cmd is None and not programs and echo:
         echo(f'# no t_* test programs in {tests}')
@@ -1078,8 +1121,8 @@ def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout
 
     # The initramfs: the base archive, then this run's files.
     extra = Cpio()
-    for name in files:
-        extra.add_file(f'tests/{name}', os.path.join(tests, name))
+    for name, path in files:
+        extra.add_file(f'tests/{name}', path)
     if mode == 'ng':
         extra.add_file(NG_MODULE_GUEST_PATH, module)
     if inject_ko:
@@ -1108,8 +1151,8 @@ def run(kernel, mode, topology='all', module=None, tests=None, cmd=None, timeout
         f.write(extra.finish())
 
     machine = Machine(logdir)
-    argv = _qemu_argv(kern, initrd, machine, topology, logdir, host_root, cpu, memory) \
-        + list(qemu_args)
+    argv = _qemu_argv(kern, initrd, machine, topology, logdir, host_root, cpu, memory,
+                      qemu) + list(qemu_args)
     with open(os.path.join(logdir, 'qemu-cmdline.txt'), 'w') as f:
         f.write(shlex.join(argv) + '\n')
 
@@ -1182,7 +1225,8 @@ def _parse_args(argv):
     parser.add_argument('--module-params', help='parameters for the insmod of vfio-pci.ko '
                         '(both modes), e.g. "enable_sriov=1"')
     parser.add_argument('--tests', help='directory of t_* programs and other files '
-                        '(default: selftests/out), copied to /tests in the guest')
+                        '(default: selftests/out), copied to /tests in the guest; several: '
+                        'DIR:DIR...')
     parser.add_argument('--only', type=_names, metavar='T_A,T_B', help='run only these t_* programs of --tests '
                         '(names, comma-separated)')
     parser.add_argument('--cmd', help='run this shell command instead of the tests, '

@@ -2,10 +2,11 @@
 /*
  * SR-IOV through a PF bound to vfio-pci, and the VF token.
  *
- * Needs the runner's "sriov" topology (QEMU 7.2's nvme as an SR-IOV PF with
- * up to 2 VFs, behind a root port); elsewhere it skips.  enable_sriov is
- * switched at run time (0644 in both drivers; --module-params
- * enable_sriov=1 works too) and put back at the end.
+ * Needs an SR-IOV PF with at least 2 VFs: the runner's "sriov" topology
+ * (QEMU 7.2's nvme behind a root port) or its "igb" topology (QEMU 10's
+ * 82576, whose VFs work); elsewhere it skips.  enable_sriov is switched at
+ * run time (0644 in both drivers; --module-params enable_sriov=1 works too)
+ * and put back at the end.
  *
  * - enable_sriov off: sriov_numvfs on our PF fails with ENOENT.
  * - On: the VFs appear, get driver_override "vfio-pci", bind to vfio-pci
@@ -19,6 +20,16 @@
  *   malformed one -> EINVAL.  The PF's user sets the token with
  *   VFIO_DEVICE_FEATURE_PCI_VF_TOKEN (SET only, PF only); while a VF is
  *   open the PF itself needs the token for a new device fd.
+ * - igb only (QEMU 7.2's nvme VFs do not answer): the second VF (VF 1:
+ *   its BAR is neither the PF's nor VF 0's) works through vfio, opened
+ *   with the token.  Its config region shows the VF's class code; BAR0 is
+ *   mmappable at the size sysfs gives; a word of its mailbox memory
+ *   (VMBMEM, plain RAM in QEMU's igb: the VF's 64 bytes at its BAR0 0x800
+ *   are the PF's BAR0 0x800 + 0x40 * VF number) written through the VF's
+ *   mmap reads back through the VF's pread and through the PF's BAR0 at
+ *   VF 1's place, not VF 0's; one written through the VF's pwrite reads
+ *   back through its mmap; its MSI-X count is the table size in its
+ *   config space.
  * - sriov_numvfs 0 removes the VFs; the PF goes back to idle D3hot.
  *
  * QEMU's VF config space has Vendor/Device ID 0xffff (as the spec says);
@@ -34,9 +45,16 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
 #define PCI_VENDOR_ID		0x00
 #define PCI_DEVICE_ID		0x02
+#define PCI_CLASS_REVISION	0x08
+#define PCI_CAPABILITY_LIST	0x34
+#define PCI_CAP_ID_MSIX		0x11
+/* igb VF (QEMU's hw/net/igbvf.c): BAR0 registers, the mailbox memory. */
+#define IGBVF_VMBMEM		0x800
+#define IGB_PF_VMBMEM(vf)	(0x800 + 0x40 * (vf))
 #define PARAM			"/sys/module/" VT_MODULE "/parameters/enable_sriov"
 #define NUM_VFS			2
 #define WAIT_MS			5000
@@ -158,38 +176,127 @@ static int vf_token_feature(int dev, uint32_t flags, const void *uuid, uint32_t 
 	return ioctl(dev, VFIO_DEVICE_FEATURE, &f);
 }
 
-static bool find_pf(struct vt_dev *pf)
+/* The SR-IOV PFs of the lab, and their VFs' IDs as Linux gives them. */
+static const struct sriov_pf {
+	const char *name;
+	uint16_t vendor, device, vf_device;
+	bool vfs_work;		/* the VF answers config and BAR accesses */
+} pfs[] = {
+	{ "nvme (QEMU 7.2)", 0x1b36, 0x0010, 0x0010, false },
+	{ "igb", 0x8086, 0x10c9, 0x10ca, true },
+};
+
+static const struct sriov_pf *find_pf(struct vt_dev *pf)
 {
-	struct vt_dev devs[VT_MAX_DEVS];
-	int n = vt_find_devices(0x1b36, 0x0010, devs, VT_MAX_DEVS);
+	for (size_t k = 0; k < sizeof(pfs) / sizeof(pfs[0]); k++) {
+		struct vt_dev devs[VT_MAX_DEVS];
+		int n = vt_find_devices(pfs[k].vendor, pfs[k].device, devs, VT_MAX_DEVS);
 
-	for (int i = 0; i < n; i++) {
-		char buf[16];
+		for (int i = 0; i < n; i++) {
+			char buf[16];
 
-		if (vt_sysfs_read(devs[i].bdf, "sriov_totalvfs", buf, sizeof(buf)) > 0 &&
-		    atoi(buf) >= NUM_VFS) {
-			*pf = devs[i];
-			return true;
+			if (vt_sysfs_read(devs[i].bdf, "sriov_totalvfs", buf, sizeof(buf)) > 0 &&
+			    atoi(buf) >= NUM_VFS) {
+				*pf = devs[i];
+				return &pfs[k];
+			}
 		}
 	}
-	return false;
+	return NULL;
+}
+
+/* Offset of capability `id` in a config space image, or 0. */
+static unsigned int find_cap(const uint8_t *cfg, uint8_t id)
+{
+	unsigned int pos = cfg[PCI_CAPABILITY_LIST] & ~3u;
+
+	for (int n = 0; pos >= 0x40 && pos < 0xff && n < 48; n++) {
+		if (cfg[pos] == id)
+			return pos;
+		pos = cfg[pos + 1] & ~3u;
+	}
+	return 0;
+}
+
+/*
+ * VF number `vfn` (`vf`, open as vfdev) works: config, BAR0 through mmap
+ * and pread (checked against the PF's BAR0), MSI-X.
+ */
+static void check_working_vf(const char *vf, int vfn, int vfdev, int pfdev)
+{
+	struct vt_resource res[VT_NUM_RESOURCES];
+	struct vfio_region_info *ri;
+	struct vfio_irq_info irq;
+	uint8_t raw[256];
+	uint32_t class = 0, val = 0;
+	volatile uint32_t *bar;
+	unsigned int msix;
+	size_t len = 0;
+
+	/* Config: the class code through vfio is the VF's own (0x020000). */
+	memset(raw, 0, sizeof(raw));
+	vt_check_ret(vt_sysfs_config(vf, raw, sizeof(raw)), "sysfs config of %s", vf);
+	if (vt_check_ret(vt_config_read32(vfdev, PCI_CLASS_REVISION, &class), "read class"))
+		vt_check_eq(class >> 8, 0x020000, "class code through vfio");
+
+	/* BAR0: mmappable, at the size of the VF's resource. */
+	ri = vt_region_info(vfdev, VFIO_PCI_BAR0_REGION_INDEX);
+	if (vt_check(ri != NULL, "REGION_INFO BAR0: %s", vt_errname(errno)) &&
+	    vt_check_ok(vt_resources(vf, res), "resources of %s", vf)) {
+		vt_check_eq(ri->size, vt_resource_size(&res[0]), "BAR0 size");
+		vt_check((ri->flags & VFIO_REGION_INFO_FLAG_MMAP) != 0, "BAR0 flags 0x%x: no mmap",
+			 ri->flags);
+	}
+	free(ri);
+	bar = vt_map_region(vfdev, VFIO_PCI_BAR0_REGION_INDEX, &len);
+	if (vt_check(bar != NULL, "mmap BAR0: %s", vt_errname(errno))) {
+		/* mmap write -> VF pread and PF pread (this VF's mailbox). */
+		bar[IGBVF_VMBMEM / 4] = 0x5a6b7c8d;
+		if (vt_check_ret(vt_region_read32(vfdev, VFIO_PCI_BAR0_REGION_INDEX,
+						  IGBVF_VMBMEM, &val), "VF pread VMBMEM"))
+			vt_check_eq(val, 0x5a6b7c8d, "VMBMEM written through the mmap, pread");
+		val = 0;
+		if (vt_check_ret(vt_region_read32(pfdev, VFIO_PCI_BAR0_REGION_INDEX,
+						  IGB_PF_VMBMEM(vfn), &val), "PF pread VMBMEM(%d)",
+				 vfn))
+			vt_check_eq(val, 0x5a6b7c8d, "VF %d's mailbox seen through the PF", vfn);
+		if (vt_check_ret(vt_region_read32(pfdev, VFIO_PCI_BAR0_REGION_INDEX,
+						  IGB_PF_VMBMEM(0), &val), "PF pread VMBMEM(0)"))
+			vt_check(val != 0x5a6b7c8d, "the write reached VF 0's mailbox");
+		/* pwrite -> mmap read. */
+		if (vt_check_ret(vt_region_write32(vfdev, VFIO_PCI_BAR0_REGION_INDEX,
+						   IGBVF_VMBMEM + 4, 0x13579bdf),
+				 "VF pwrite VMBMEM+4"))
+			vt_check_eq(bar[IGBVF_VMBMEM / 4 + 1], 0x13579bdf,
+				    "VMBMEM+4 written through pwrite, mmap read");
+		munmap((void *)bar, len);
+	}
+
+	/* MSI-X: as many vectors as the VF's table has entries. */
+	msix = find_cap(raw, PCI_CAP_ID_MSIX);
+	if (vt_check(msix != 0, "%s: no MSI-X capability in sysfs config", vf) &&
+	    vt_check_ret(vt_irq_info(vfdev, VFIO_PCI_MSIX_IRQ_INDEX, &irq), "MSI-X irq info"))
+		vt_check_eq(irq.count, ((raw[msix + 2] | raw[msix + 3] << 8) & 0x7ff) + 1,
+			    "MSI-X count");
 }
 
 int main(void)
 {
 	char vfs[NUM_VFS + 2][VT_BDF_LEN], saved[8] = "N";
 	struct vt_vfio pfv = { -1, -1, -1, -1 }, vfv = { -1, -1, -1, -1 };
+	const struct sriov_pf *kind;
 	struct vt_dev pf;
 	int nvf = 0, fd;
 
-	if (!find_pf(&pf))
-		vt_skip_all("no SR-IOV nvme PF (topology sriov)");
+	kind = find_pf(&pf);
+	if (!kind)
+		vt_skip_all("no SR-IOV PF (topology sriov or igb)");
 	if (vt_read_file(PARAM, saved, sizeof(saved)) <= 0)
 		vt_skip_all("no module parameter enable_sriov");
 
-	vt_plan(9);
-	vt_diag("kernel %s, %s, PF %s, enable_sriov was %s", vt_kernel(),
-		vt_baseline() ? "baseline" : "ng", pf.bdf, saved);
+	vt_plan(10);
+	vt_diag("kernel %s, %s, PF %s (%s), enable_sriov was %s", vt_kernel(),
+		vt_baseline() ? "baseline" : "ng", pf.bdf, kind->name, saved);
 	if (vt_bind(pf.bdf))
 		vt_bail("cannot bind the PF %s", pf.bdf);
 
@@ -265,11 +372,30 @@ int main(void)
 			vt_sysfs_config(vfs[0], raw, sizeof(raw));
 			vt_diag("VF IDs through vfio %04x:%04x, raw config %02x%02x:%02x%02x", vid,
 				did, raw[1], raw[0], raw[3], raw[2]);
-			vt_check_eq(vid, 0x1b36, "vendor ID through vfio");
-			vt_check_eq(did, 0x0010, "device ID through vfio");
+			vt_check_eq(vid, kind->vendor, "vendor ID through vfio");
+			vt_check_eq(did, kind->vf_device, "device ID through vfio");
 		}
 	}
 	vt_end();
+
+	vt_begin("%s: the VF works: config, BAR0 mmap and pread (seen by the PF), MSI-X",
+		 vfs[nvf - 1]);
+	if (!kind->vfs_work) {
+		vt_end_skip("the VFs of this PF (%s) do not answer", kind->name);
+	} else {
+		struct vt_vfio vf1 = { -1, -1, -1, -1 };
+
+		if (vt_check(nvf == NUM_VFS && pfv.device >= 0, "%d VFs, PF fd %d", nvf,
+			     pfv.device) &&
+		    vt_check_ret(open_group(vfs[nvf - 1], &vf1), "container + group of %s",
+				 vfs[nvf - 1])) {
+			vf1.device = get_fd(&vf1, vfs[nvf - 1], TOKEN_STR);
+			if (vt_check_ok(vf1.device, "GET_DEVICE_FD %s with the token", vfs[nvf - 1]))
+				check_working_vf(vfs[nvf - 1], nvf - 1, vf1.device, pfv.device);
+		}
+		vt_vfio_close(&vf1);
+		vt_end();
+	}
 
 	vt_begin("PF: another fd while a VF is open needs the token");
 	if (vt_check(pfv.group >= 0, "PF group not open")) {

@@ -374,6 +374,18 @@ class TestSelection(unittest.TestCase):
                     vmtest._test_files(tests, None, only)
             with self.assertRaises(vmtest.SetupError):
                 vmtest._test_files(tests, '/tests/vfio-demo', ['t_10_a'])
+        # Several directories: DIR:DIR, one name in both is an error.
+        with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as two:
+            for directory, name in ((one, 't_10_a'), (two, 't_20_b'), (two, 'helper')):
+                path = os.path.join(directory, name)
+                open(path, 'w').close()
+                os.chmod(path, 0o755)
+            files, programs = vmtest._test_files(f'{one}:{two}', None)
+            self.assertEqual(programs, ['t_10_a', 't_20_b'])
+            self.assertEqual(dict(files)['helper'], os.path.join(two, 'helper'))
+            open(os.path.join(two, 't_10_a'), 'w').close()
+            with self.assertRaises(vmtest.SetupError):
+                vmtest._test_files(f'{one}:{two}', None)
         result = vmtest.Result(kernel='6.12', mode='ng', topology='sriov', passed=3, seconds=1.0)
         self.assertEqual(result.summary(), '6.12 ng: 3 passed, 0 failed, 0 skipped')
         result.label = 'sriov'
