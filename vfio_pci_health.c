@@ -97,9 +97,9 @@ bool vfio_pci_health_check(struct vfio_pci_ng_device *vpdev,
 	struct pci_dev *pdev = vpdev->pdev;
 	bool ok = vfio_pci_health_answers(vpdev);
 
-	if (ok != READ_ONCE(vpdev->dead))
+	/* Checks may race (a resume and a reset): one of them reports. */
+	if (xchg(&vpdev->dead, !ok) == !ok)
 		return ok;	/* no change */
-	WRITE_ONCE(vpdev->dead, !ok);
 	trace_vfio_pci_health(pdev, scope, ok);
 	if (ok) {
 		/* Whatever was restored into it was read while it was dead. */
