@@ -128,7 +128,15 @@ struct vfio_device_info_cap_pci_atomic_comp {
  * yet assert that the mmap lock is held for write.  From 6.3 to 6.11 a
  * fault fills a PMD-sized block page by page instead.
  */
-#if !defined(VFIO_PCI_HAVE_HUGE_PFNMAP) && !defined(VFIO_PCI_HAVE_VM_FLAGS_SET)
+/*
+ * Off for now: the whole-vma remap sets VM_PAT, and our zap
+ * (unmap_mapping_range(), without the mm's lock) can empty the vma under a
+ * fork's track_pfn_copy() or a munmap's untrack_pfn(), which then WARN
+ * (t_90 on 6.1, 2026-12-05).  Faults map page by page until the population
+ * avoids VM_PAT or the zap excludes fork.
+ */
+#if defined(VFIO_PCI_NG_EXPERIMENTAL_POPULATE) && \
+	!defined(VFIO_PCI_HAVE_HUGE_PFNMAP) && !defined(VFIO_PCI_HAVE_VM_FLAGS_SET)
 #define VFIO_PCI_POPULATE_WHOLE_VMA 1
 #endif
 
