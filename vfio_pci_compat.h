@@ -122,21 +122,11 @@ struct vfio_device_info_cap_pci_atomic_comp {
 #endif
 
 /*
- * Without huge PFN mappings, the first fault in a BAR mapping maps the whole
- * vma with one io_remap_pfn_range(), where the kernel allows it from a fault
- * handler: before 6.3 (no vm_flags_set()), when remap_pfn_range() did not
- * yet assert that the mmap lock is held for write.  From 6.3 to 6.11 a
- * fault fills a PMD-sized block page by page instead.
+ * Without huge PFN mappings (6.1 in the matrix, and 6.3-6.11), the first
+ * fault in a BAR mapping fills the whole vma in one page table walk
+ * (vfio_pci_mmap_populate()); with them, faults map PUD and PMD blocks.
  */
-/*
- * Off for now: the whole-vma remap sets VM_PAT, and our zap
- * (unmap_mapping_range(), without the mm's lock) can empty the vma under a
- * fork's track_pfn_copy() or a munmap's untrack_pfn(), which then WARN
- * (t_90 on 6.1, 2026-12-05).  Faults map page by page until the population
- * avoids VM_PAT or the zap excludes fork.
- */
-#if defined(VFIO_PCI_NG_EXPERIMENTAL_POPULATE) && \
-	!defined(VFIO_PCI_HAVE_HUGE_PFNMAP) && !defined(VFIO_PCI_HAVE_VM_FLAGS_SET)
+#ifndef VFIO_PCI_HAVE_HUGE_PFNMAP
 #define VFIO_PCI_POPULATE_WHOLE_VMA 1
 #endif
 

@@ -466,9 +466,6 @@ static void vfio_pci_zap_bars(struct vfio_pci_ng_device *vpdev)
 	unmap_mapping_range(vfio_pci_mapping(vpdev), 0,
 			    VFIO_PCI_INDEX_TO_OFFSET(VFIO_PCI_ROM_REGION_INDEX),
 			    true);
-#ifdef VFIO_PCI_POPULATE_WHOLE_VMA
-	vpdev->populate_partial = false;	/* every vma is empty now */
-#endif
 }
 
 /**
@@ -501,83 +498,60 @@ static unsigned long vfio_pci_vma_pfn(struct vfio_pci_ng_device *vpdev,
 
 #ifdef VFIO_PCI_POPULATE_WHOLE_VMA
 /*
- * Whole-vma population (kernels without huge PFN mappings that still let a
- * fault handler call remap_pfn_range(): 6.1).
+ * Whole-vma population (kernels without huge PFN mappings: 6.1).
  *
- * The first fault in a vma maps all of it with one io_remap_pfn_range():
- * one walk of the page tables and, on x86, one PAT memtype reservation for
- * the range, where inserting page by page looks the memtype up for every
- * page (17x slower for 1 GiB).  Userspace maps a BAR to use it.
+ * The first fault in a vma writes every missing PTE of it in one walk of
+ * the page tables, with apply_to_page_range(): the special PTEs that
+ * remap_pfn_range() would write, with the vma's protection.  Page by page,
+ * each insert walks the tables again and, on x86, looks up the PAT memtype
+ * of its page (17x slower for 1 GiB); userspace maps a BAR to use it.
  *
- * remap_pfn_range() must never meet a present PTE.  The PTEs of these vmas
- * come from here, or from fork and mremap copying or moving them along with
- * the vma; they are removed a whole vma at a time: by the zap of every
- * mapping under the memory lock, by munmap and exit, and by
- * vfio_pci_mmap_may_split() before a vma is split.  So a vma is empty or
- * fully mapped, except after a failed remap (the fault then fills a block
- * page by page, and @populate_partial stays set until the next zap).  A
- * population clears the vma first if it may hold PTEs: after a failed
- * remap, or if its first page is mapped, which the above rules out.  (Not
- * always: clearing an empty vma whose page tables remain from an earlier
- * population walks all of them, 10% of a refault.)  Populations are
- * serialized per device by @populate_lock; a fault that waited for another
- * population returns at once: the access is retried, and faults again, if
- * its page is still missing.
+ * Not remap_pfn_range() itself: over a whole vma it reserves the memtype
+ * and marks the vma VM_PAT, and then fork (track_pfn_copy()) and munmap
+ * (untrack_pfn()) must find the first PTE mapped, which our zap, taken
+ * without the mmap lock, may have just removed (they WARN); and it must
+ * never meet a present PTE.  Without VM_PAT there is nothing to balance:
+ * the memtype of the BAR is the one our own ioremap of it reserved at
+ * mmap (vfio_pci_bar_iomap()), which the protection set there matches, as
+ * a lookup would find.  Present PTEs (a concurrent population, a copy
+ * made by fork) are left alone, under the page table lock the walk holds,
+ * so populations need no serialization of their own.
  *
  * The memory lock is held for read throughout, so the zap, which takes it
  * for write, either precedes a population (which then sees decode off and
  * raises SIGBUS) or removes all that it mapped.
- *
- * PAT: the whole-vma remap reserves the memtype of the range and marks the
- * vma VM_PAT; removing the whole vma (zap, munmap, exit) releases it, and
- * fork reserves the child's own.  A split would leave each part releasing a
- * range nobody reserved, leaking the reservation (what the in-tree 6.1
- * driver does); clearing the vma before the split keeps them balanced.
  */
-static bool vfio_pci_pte_present(struct mm_struct *mm, unsigned long addr)
-{
-	spinlock_t *ptl;	/* the PTE's lock, held by a successful follow_pte() */
-	pte_t *pte;
+struct vfio_pci_populate {
+	struct mm_struct *mm;
+	unsigned long pfn;	/* of the next PTE: they come in order */
+	pgprot_t prot;
+};
 
-	if (follow_pte(mm, addr, &pte, &ptl))
-		return false;
-	__acquire(ptl);
-	pte_unmap_unlock(pte, ptl);
-	return true;
+static int vfio_pci_populate_pte(pte_t *pte, unsigned long addr, void *data)
+{
+	struct vfio_pci_populate *pop = data;
+	unsigned long pfn = pop->pfn++;
+
+	if (pte_none(ptep_get(pte)))
+		set_pte_at(pop->mm, addr, pte,
+			   pte_mkspecial(pfn_pte(pfn, pop->prot)));
+	return 0;
 }
 
 static bool vfio_pci_mmap_populate(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
-	struct vfio_pci_ng_device *vpdev = vma->vm_private_data;
-	unsigned long seq = READ_ONCE(vpdev->populate_seq);
-	unsigned long len = vma->vm_end - vma->vm_start;
-	int ret;
+	struct vfio_pci_populate pop = {
+		.mm = vma->vm_mm,
+		.pfn = vfio_pci_vma_pfn(vma->vm_private_data, vma,
+					vma->vm_start),
+		.prot = vma->vm_page_prot,
+	};
 
-	mutex_lock(&vpdev->populate_lock);
-	if (vpdev->populate_seq != seq) {
-		mutex_unlock(&vpdev->populate_lock);
-		return true;
-	}
-	if (vpdev->populate_partial ||
-	    vfio_pci_pte_present(vma->vm_mm, vma->vm_start))
-		zap_vma_ptes(vma, vma->vm_start, len);
-	ret = io_remap_pfn_range(vma, vma->vm_start,
-				 vfio_pci_vma_pfn(vpdev, vma, vma->vm_start),
-				 len, vma->vm_page_prot);
-	if (ret)
-		vpdev->populate_partial = true;
-	vpdev->populate_seq++;
-	mutex_unlock(&vpdev->populate_lock);
-	return !ret;
-}
-
-static int vfio_pci_mmap_may_split(struct vm_area_struct *vma,
-				   unsigned long addr)
-{
-	/* The mmap lock is held for write: no fault populates this vma. */
-	zap_vma_ptes(vma, vma->vm_start, vma->vm_end - vma->vm_start);
-	return 0;
+	/* Only page table allocation fails: the fault goes page by page. */
+	return !apply_to_page_range(vma->vm_mm, vma->vm_start,
+				    vma->vm_end - vma->vm_start,
+				    vfio_pci_populate_pte, &pop);
 }
 #else
 static bool vfio_pci_mmap_populate(struct vm_fault *vmf)
@@ -658,9 +632,6 @@ static const struct vm_operations_struct vfio_pci_mmap_ops = {
 	.fault = vfio_pci_mmap_fault,
 #ifdef VFIO_PCI_HAVE_HUGE_PFNMAP
 	.huge_fault = vfio_pci_mmap_huge_fault,
-#endif
-#ifdef VFIO_PCI_POPULATE_WHOLE_VMA
-	.may_split = vfio_pci_mmap_may_split,
 #endif
 };
 
@@ -2314,9 +2285,6 @@ static int vfio_pci_init_dev(struct vfio_device *core_vdev)
 	spin_lock_init(&vpdev->irqlock);
 	mutex_init(&vpdev->barmap_lock);
 	mutex_init(&vpdev->ioeventfds_lock);
-#ifdef VFIO_PCI_POPULATE_WHOLE_VMA
-	mutex_init(&vpdev->populate_lock);
-#endif
 	INIT_LIST_HEAD(&vpdev->ioeventfds);
 	INIT_LIST_HEAD(&vpdev->dummy_resources);
 	vpdev->pcie = pci_is_pcie(pdev);
@@ -2340,9 +2308,6 @@ static void vfio_pci_release_dev(struct vfio_device *core_vdev)
 	vfio_pci_vf_token_free(vpdev);
 	vfio_pci_health_exit(vpdev);
 	vfio_pci_mapping_exit(vpdev);
-#ifdef VFIO_PCI_POPULATE_WHOLE_VMA
-	mutex_destroy(&vpdev->populate_lock);
-#endif
 	mutex_destroy(&vpdev->ioeventfds_lock);
 	mutex_destroy(&vpdev->barmap_lock);
 	mutex_destroy(&vpdev->igate);

@@ -104,12 +104,6 @@ struct vfio_pci_policy {
  * @num_ioeventfds: length of @ioeventfds.
  * @map_inode: private inode whose address space holds the user mappings of
  *	the BARs, on kernels whose vfio core has no per-device inode.
- * @populate_lock: serializes whole-vma population of BAR mappings, where
- *	faults populate whole vmas (VFIO_PCI_POPULATE_WHOLE_VMA).
- * @populate_seq: count of such populations, under @populate_lock.
- * @populate_partial: a population failed and the fault mapped pages one by
- *	one: a vma may be partly mapped until the next zap; set under
- *	@populate_lock, cleared by the zap.
  * @dummy_resources: page remainders reserved behind sub-page BARs.
  * @saved_state: config state saved at open, restored at close.
  * @vconfig: the virtual config space (vfio_pci_config.c), NULL while closed.
@@ -188,11 +182,6 @@ struct vfio_pci_ng_device {
 	struct mutex ioeventfds_lock;	/* see above */
 	unsigned int num_ioeventfds;
 	struct inode *map_inode;
-#ifdef VFIO_PCI_POPULATE_WHOLE_VMA
-	struct mutex populate_lock;	/* see above */
-	unsigned long populate_seq;
-	bool populate_partial;
-#endif
 	struct list_head dummy_resources;
 	struct pci_saved_state *saved_state;
 	struct vfio_pci_vconfig *vconfig;
