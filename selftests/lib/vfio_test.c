@@ -758,7 +758,7 @@ int vt_group_devices(int group, char (*bdfs)[VT_BDF_LEN], int max)
 	return n;
 }
 
-bool vt_behind_bridge(const char *bdf)
+bool vt_parent_bdf(const char *bdf, char *out, size_t len)
 {
 	char path[PATH_MAX], real[PATH_MAX], *slash, *parent;
 
@@ -770,9 +770,18 @@ bool vt_behind_bridge(const char *bdf)
 		return false;
 	*slash = '\0';
 	parent = strrchr(real, '/');
-	parent = parent ? parent + 1 : real;
 	/* Devices on a root bus hang off the host bridge node "pciDDDD:BB". */
-	return strncmp(parent, "pci", 3) != 0;
+	if (!parent || strncmp(parent + 1, "pci", 3) == 0)
+		return false;
+	snprintf(out, len, "%s", parent + 1);
+	return true;
+}
+
+bool vt_behind_bridge(const char *bdf)
+{
+	char bridge[VT_BDF_LEN];
+
+	return vt_parent_bdf(bdf, bridge, sizeof(bridge));
 }
 
 int vt_sysfs_config(const char *bdf, uint8_t *buf, size_t len)

@@ -211,6 +211,13 @@ int vt_sysfs_reset(const char *bdf);
 int vt_iommu_group(const char *bdf);
 /* Addresses of the devices in an IOMMU group; returns the count. */
 int vt_group_devices(int group, char (*bdfs)[VT_BDF_LEN], int max);
+/*
+ * The address of the bridge above the device (its parent in the sysfs device
+ * tree, through the device's link) in out: false when the device sits on a
+ * root bus (its parent is the host bridge node "pciDDDD:BB") or the link
+ * cannot be read.
+ */
+bool vt_parent_bdf(const char *bdf, char *out, size_t len);
 /* Whether the device sits behind a bridge rather than on a root bus. */
 bool vt_behind_bridge(const char *bdf);
 

@@ -51,25 +51,6 @@ static int loop_bool(int dev, uint32_t index, uint8_t b)
 			   &b, 1);
 }
 
-/* The root port (parent bridge) of a device, from its sysfs path. */
-static bool parent_bdf(const char *bdf, char *out, size_t len)
-{
-	char path[PATH_MAX], real[PATH_MAX], *slash, *parent;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
-	if (!realpath(path, real))
-		return false;
-	slash = strrchr(real, '/');
-	if (!slash)
-		return false;
-	*slash = '\0';
-	parent = strrchr(real, '/');
-	if (!parent || strncmp(parent + 1, "pci", 3) == 0)
-		return false;
-	snprintf(out, len, "%s", parent + 1);
-	return true;
-}
-
 static int sysfs_cfg16(const char *bdf, unsigned int off, uint16_t *val, bool write)
 {
 	char path[PATH_MAX];
@@ -154,7 +135,7 @@ static void test_aer(int dev)
 	bool port_set = false;
 
 	vt_begin("ERR: an injected uncorrectable error (COMP_ABORT) fires the ERR eventfd");
-	if (!vt_check(parent_bdf(bdf, port, sizeof(port)), "no root port above %s", bdf))
+	if (!vt_check(vt_parent_bdf(bdf, port, sizeof(port)), "no root port above %s", bdf))
 		goto out;
 	vt_diag("root port %s", port);
 	/* SERR on the endpoint, through the vfio config region (to the hardware)... */

@@ -73,25 +73,6 @@ static uint32_t host_id(const char *bdf)
 	return id;
 }
 
-/* The BDF of the bridge above bdf, from the sysfs path. */
-static bool parent_bdf(const char *bdf, char *out, size_t len)
-{
-	char path[PATH_MAX], real[PATH_MAX], *slash, *parent;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
-	if (!realpath(path, real))
-		return false;
-	slash = strrchr(real, '/');
-	if (!slash)
-		return false;
-	*slash = '\0';
-	parent = strrchr(real, '/');
-	if (!parent || strlen(parent + 1) != 12)	/* 0000:00:00.0 */
-		return false;
-	snprintf(out, len, "%s", parent + 1);
-	return true;
-}
-
 /* "health: ..." of the device's debugfs state, "" when absent. */
 static const char *health(const char *bdf)
 {
@@ -297,8 +278,8 @@ int main(void)
 			pair[np++] = edus[i];
 	if (np < 2)
 		vt_skip_all("no edu pair behind a bridge");
-	if (!parent_bdf(pair[0].bdf, bridge, sizeof(bridge)) ||
-	    !parent_bdf(pair[1].bdf, other, sizeof(other)) || strcmp(bridge, other))
+	if (!vt_parent_bdf(pair[0].bdf, bridge, sizeof(bridge)) ||
+	    !vt_parent_bdf(pair[1].bdf, other, sizeof(other)) || strcmp(bridge, other))
 		vt_skip_all("the edu pair is not behind one bridge");
 
 	vt_plan(3);

@@ -370,24 +370,6 @@ out:
 	vt_end();
 }
 
-static bool parent_bdf(const char *bdf, char *out, size_t len)
-{
-	char path[PATH_MAX], real[PATH_MAX], *slash, *parent;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
-	if (!realpath(path, real))
-		return false;
-	slash = strrchr(real, '/');
-	if (!slash)
-		return false;
-	*slash = '\0';
-	parent = strrchr(real, '/');
-	if (!parent || strncmp(parent + 1, "pci", 3) == 0)
-		return false;
-	snprintf(out, len, "%s", parent + 1);
-	return true;
-}
-
 static int sysfs_cfg16(const char *bdf, unsigned int off, uint16_t *val, bool write)
 {
 	char path[PATH_MAX];
@@ -414,7 +396,7 @@ static void test_err(const char *bdf)
 
 	vt_begin("ERR: an injected AER error (signal, eventfd) on vrng %s", bdf);
 	trace_clear();
-	if (!vt_check(parent_bdf(bdf, port, sizeof(port)), "no root port") ||
+	if (!vt_check(vt_parent_bdf(bdf, port, sizeof(port)), "no root port") ||
 	    !vt_check_ret(vt_vfio_open(&v, bdf), "open"))
 		goto out;
 	if (vt_check_ret(vt_config_read16(v.device, PCI_COMMAND, &cmd), "read command"))
