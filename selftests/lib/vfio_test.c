@@ -1493,6 +1493,41 @@ bool vt_iomem_find(uint64_t start, uint64_t end, char *name, size_t len)
 	return found;
 }
 
+int vt_kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int vt_kmsg_count(int fd, const char *a, const char *b, int diag)
+{
+	char rec[1024];
+	int n = 0;
+
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		ssize_t len = read(fd, rec, sizeof(rec) - 1);
+
+		if (len < 0 && errno == EPIPE)	/* overwritten records: skipped */
+			continue;
+		if (len <= 0)
+			break;
+		rec[len] = '\0';
+		if ((a && !strstr(rec, a)) || (b && !strstr(rec, b)))
+			continue;
+		rec[strcspn(rec, "\n")] = '\0';
+		if (n++ < diag)
+			vt_diag("kernel log: %s", rec);
+	}
+	return n;
+}
+
 int vt_count_fds(void)
 {
 	struct dirent *de;

@@ -420,6 +420,18 @@ struct vt_kind {
 int vt_main_kinds(const struct vt_kind *kinds, size_t n);
 
 /* ------------------------------------------------------------------------ */
+/* Kernel log                                                                 */
+
+/* /dev/kmsg, non-blocking and positioned at its end (the log from now on), or -1. */
+int vt_kmsg_open(void);
+/*
+ * How many records logged since fd's position contain a and b (NULL: any),
+ * consuming them; the first `diag` of them become "# kernel log: ..."
+ * diagnostics (their first line).  -1 when fd < 0.
+ */
+int vt_kmsg_count(int fd, const char *a, const char *b, int diag);
+
+/* ------------------------------------------------------------------------ */
 /* Misc                                                                       */
 
 /*

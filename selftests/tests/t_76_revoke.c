@@ -358,36 +358,6 @@ static int msi_vectors(const char *bdf)
 	return n;
 }
 
-/* The kernel log from now on (/dev/kmsg, or -1). */
-static int kmsg_open(void)
-{
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd >= 0)
-		lseek(fd, 0, SEEK_END);
-	return fd;
-}
-
-/* How many records since kmsg_open() contain @what. */
-static int kmsg_count(int fd, const char *what)
-{
-	char rec[1024];
-	int n = 0;
-	ssize_t r;
-
-	for (;;) {
-		r = read(fd, rec, sizeof(rec) - 1);
-		if (r < 0 && errno == EPIPE)
-			continue;	/* overwritten records */
-		if (r <= 0)
-			break;
-		rec[r] = 0;
-		if (strstr(rec, what))
-			n++;
-	}
-	return n;
-}
-
 /* Wait until GET_INFO fails with ENODEV: ms since t0, or -1. */
 static long wait_revoked(int dev, const struct timespec *t0, int ms)
 {
@@ -499,7 +469,7 @@ static void test_ignores_req(const struct vt_dev *d)
 		 "bus master and decode on before the unbind (COMMAND %#x)", cmd);
 	vt_check(msi_vectors(d->bdf) > 0, "MSI enabled before the unbind");
 
-	kmsg = kmsg_open();
+	kmsg = vt_kmsg_open();
 	pid = unbind_start(&u);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	vt_check(efd_wait(h.req_efd, REQ_WAIT_MS) >= 1, "no REQ within %d ms", REQ_WAIT_MS);
@@ -553,7 +523,7 @@ static void test_ignores_req(const struct vt_dev *d)
 	if (kmsg >= 0) {
 		usleep(100000);
 		snprintf(who, sizeof(who), "(pid %d)", (int)getpid());
-		vt_check_eq(kmsg_count(kmsg, who), 1,
+		vt_check_eq(vt_kmsg_count(kmsg, who, NULL, 0), 1,
 			    "kernel log lines naming the holder (%s)", who);
 		close(kmsg);
 	} else {

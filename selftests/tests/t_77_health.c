@@ -91,43 +91,6 @@ static const char *health(const char *bdf)
 	return out;
 }
 
-/* /dev/kmsg positioned at its end, or -1. */
-static int kmsg_open(void)
-{
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Records since kmsg_open() that name bdf and contain what. */
-static int kmsg_count(int fd, const char *bdf, const char *what)
-{
-	char rec[1024];
-	int n = 0;
-
-	if (fd < 0)
-		return -1;
-	for (;;) {
-		ssize_t len = read(fd, rec, sizeof(rec) - 1);
-
-		if (len < 0 && errno == EPIPE)
-			continue;
-		if (len <= 0)
-			break;
-		rec[len] = '\0';
-		if (strstr(rec, bdf) && strstr(rec, what)) {
-			rec[strcspn(rec, "\n")] = '\0';
-			vt_diag("kernel log: %s", rec);
-			n++;
-		}
-	}
-	return n;
-}
-
 static int hot_reset(int dev, int group)
 {
 	struct hot_reset r = { .hdr.argsz = sizeof(r), .hdr.count = 1, .fds = { group } };
@@ -194,7 +157,7 @@ static void test_dead_open(const struct vt_dev *a, const char *bridge, const uin
 			  "a function that does not answer: open fails with ENODEV"))
 		return;
 	vt_begin("a function that does not answer: open fails with ENODEV, once in the log");
-	kmsg = kmsg_open();
+	kmsg = vt_kmsg_open();
 	if (!cut_bus(bridge, saved, true)) {
 		vt_end();
 		return;
@@ -211,7 +174,8 @@ static void test_dead_open(const struct vt_dev *a, const char *bridge, const uin
 	if (ret >= 0)
 		vt_vfio_close(&v);
 	vt_check(!strcmp(health(a->bdf), "dead"), "health '%s', want dead", health(a->bdf));
-	vt_check_eq(kmsg_count(kmsg, a->bdf, "does not answer"), 1, "log lines 'does not answer'");
+	vt_check_eq(vt_kmsg_count(kmsg, a->bdf, "does not answer", INT_MAX), 1,
+		    "log lines 'does not answer'");
 
 	cut_bus(bridge, saved, false);
 	vt_check_eq(host_id(a->bdf), 0x11e81234, "%s: ID with the bus numbers back", a->bdf);
@@ -220,7 +184,8 @@ static void test_dead_open(const struct vt_dev *a, const char *bridge, const uin
 		vt_check(!strcmp(health(a->bdf), "ok"), "health '%s', want ok", health(a->bdf));
 		vt_vfio_close(&v);
 	}
-	vt_check_eq(kmsg_count(kmsg, a->bdf, "answers again"), 1, "log lines 'answers again'");
+	vt_check_eq(vt_kmsg_count(kmsg, a->bdf, "answers again", INT_MAX), 1,
+		    "log lines 'answers again'");
 	if (kmsg >= 0)
 		close(kmsg);
 	vt_end();

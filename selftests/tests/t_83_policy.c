@@ -738,15 +738,6 @@ static int count_lines(const char *log, const char *a, const char *b)
 	return n;
 }
 
-static int kmsg_open(void)
-{
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd >= 0)
-		lseek(fd, 0, SEEK_END);
-	return fd;
-}
-
 static char logbuf[65536];
 
 static void test_audit(const struct vt_dev *d)
@@ -766,7 +757,7 @@ static void test_audit(const struct vt_dev *d)
 	snprintf(at0, sizeof(at0), "config read at 0x%03x ", UNASSIGNED);
 	snprintf(at4, sizeof(at4), "config read at 0x%03x ", UNASSIGNED + 4);
 	snprintf(at8, sizeof(at8), "config write at 0x%03x ", UNASSIGNED + 8);
-	kfd = kmsg_open();
+	kfd = vt_kmsg_open();
 	if (!vt_check(kfd >= 0, "/dev/kmsg: %s", strerror(errno)))
 		goto out;
 	if (!pol_write_ok(d->bdf, "unassigned_config", "audit") ||
