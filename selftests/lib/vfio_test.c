@@ -784,6 +784,36 @@ bool vt_behind_bridge(const char *bdf)
 	return vt_parent_bdf(bdf, bridge, sizeof(bridge));
 }
 
+bool vt_bridge_pair(const struct vt_dev *devs, int n, const char **a, const char **b)
+{
+	*a = NULL;
+	*b = NULL;
+	for (int i = 0; i < n; i++) {
+		if (!vt_behind_bridge(devs[i].bdf))
+			continue;
+		if (!*a)
+			*a = devs[i].bdf;
+		else if (!*b)
+			*b = devs[i].bdf;
+	}
+	return *a && *b;
+}
+
+int vt_sysfs_config_rw(const char *bdf, unsigned int off, void *val, size_t len, bool write)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	dev_path(path, sizeof(path), bdf, "config");
+	fd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write ? pwrite(fd, val, len, off) : pread(fd, val, len, off);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
 int vt_sysfs_config(const char *bdf, uint8_t *buf, size_t len)
 {
 	char path[PATH_MAX];
@@ -1491,6 +1521,27 @@ bool vt_iomem_find(uint64_t start, uint64_t end, char *name, size_t len)
 	}
 	fclose(f);
 	return found;
+}
+
+int vt_debugfs_read(const char *bdf, const char *file, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	size_t used = 0;
+	ssize_t n;
+	int fd;
+
+	if (len == 0)
+		return -EINVAL;
+	snprintf(path, sizeof(path), VT_DEBUGFS "/%s/%s", bdf, file);
+	buf[0] = '\0';
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (used < len - 1 && (n = read(fd, buf + used, len - 1 - used)) > 0)
+		used += (size_t)n;
+	buf[used] = '\0';
+	close(fd);
+	return (int)used;
 }
 
 int vt_kmsg_open(void)

@@ -220,9 +220,20 @@ int vt_group_devices(int group, char (*bdfs)[VT_BDF_LEN], int max);
 bool vt_parent_bdf(const char *bdf, char *out, size_t len);
 /* Whether the device sits behind a bridge rather than on a root bus. */
 bool vt_behind_bridge(const char *bdf);
+/*
+ * The first two of devs that sit behind a bridge, in *a and *b (NULL when
+ * there are fewer); true when there are two.
+ */
+bool vt_bridge_pair(const struct vt_dev *devs, int n, const char **a, const char **b);
 
 /* Config space through sysfs (the host's view); returns bytes read. */
 int vt_sysfs_config(const char *bdf, uint8_t *buf, size_t len);
+/*
+ * One access of len bytes at off to config space through sysfs (the host's
+ * view, bypassing vfio): a pread, or a pwrite when `write`.  0 or -errno
+ * (-EIO: a short access).
+ */
+int vt_sysfs_config_rw(const char *bdf, unsigned int off, void *val, size_t len, bool write);
 
 /* One line of sysfs "resource": BARs 0-5, ROM 6. */
 struct vt_resource {
@@ -418,6 +429,17 @@ struct vt_kind {
  * reports an absent kind's cases as skipped.  Returns vt_finish()'s status.
  */
 int vt_main_kinds(const struct vt_kind *kinds, size_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Our debugfs                                                                */
+
+#define VT_DEBUGFS	"/sys/kernel/debug/vfio-pci-ng"
+
+/*
+ * A file of the device's directory in VT_DEBUGFS, whole as far as it fits in
+ * buf (NUL-terminated, "" on failure): its length or -errno.
+ */
+int vt_debugfs_read(const char *bdf, const char *file, char *buf, size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* Kernel log                                                                 */

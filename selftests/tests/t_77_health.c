@@ -37,7 +37,6 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 
-#define DEBUGFS			"/sys/kernel/debug/vfio-pci-ng"
 #define PCI_SECONDARY_BUS	0x19	/* secondary, then subordinate */
 #define NOWHERE_BUS		0xfe
 #define EDU_ID			0x00
@@ -48,27 +47,12 @@ struct hot_reset {
 	int32_t fds[1];
 };
 
-static int sysfs_config_rw(const char *bdf, unsigned int off, void *val, size_t len, bool write)
-{
-	char path[128];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
-	fd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write ? pwrite(fd, val, len, off) : pread(fd, val, len, off);
-	close(fd);
-	return n == (ssize_t)len ? 0 : -EIO;
-}
-
 /* Vendor and device ID as the host reads them (all ones: no answer). */
 static uint32_t host_id(const char *bdf)
 {
 	uint32_t id = 0;
 
-	if (sysfs_config_rw(bdf, 0, &id, 4, false))
+	if (vt_sysfs_config_rw(bdf, 0, &id, 4, false))
 		vt_diag("%s: cannot read config through sysfs", bdf);
 	return id;
 }
@@ -77,13 +61,10 @@ static uint32_t host_id(const char *bdf)
 static const char *health(const char *bdf)
 {
 	static char buf[4096], out[32];
-	char path[PATH_MAX], *p;
-	int n;
+	char *p;
 
-	snprintf(path, sizeof(path), DEBUGFS "/%s/state", bdf);
 	out[0] = '\0';
-	n = vt_read_file(path, buf, sizeof(buf));
-	if (n < 0)
+	if (vt_debugfs_read(bdf, "state", buf, sizeof(buf)) < 0)
 		return out;
 	p = strstr(buf, "\nhealth: ");
 	if (p)
@@ -111,8 +92,8 @@ static bool cut_bus(const char *bridge, const uint8_t saved[2], bool cut)
 {
 	uint8_t nums[2] = { NOWHERE_BUS, NOWHERE_BUS };
 
-	return vt_check_ret(sysfs_config_rw(bridge, PCI_SECONDARY_BUS, cut ? nums : (void *)saved,
-					    2, true),
+	return vt_check_ret(vt_sysfs_config_rw(bridge, PCI_SECONDARY_BUS,
+					       cut ? nums : (void *)saved, 2, true),
 			    "%s: %s the bus numbers", bridge, cut ? "move away" : "restore");
 }
 
@@ -251,7 +232,7 @@ int main(void)
 	vt_diag("kernel %s, %s; pair %s %s behind %s", vt_kernel(),
 		vt_baseline() ? "baseline" : "ng", pair[0].bdf, pair[1].bdf, bridge);
 	if (vt_bind(pair[0].bdf) || vt_bind(pair[1].bdf) ||
-	    sysfs_config_rw(bridge, PCI_SECONDARY_BUS, saved, 2, false)) {
+	    vt_sysfs_config_rw(bridge, PCI_SECONDARY_BUS, saved, 2, false)) {
 		vt_ok(false, "bind the pair, read the bridge's bus numbers");
 		vt_ok(false, "bind the pair, read the bridge's bus numbers");
 		vt_ok(false, "bind the pair, read the bridge's bus numbers");

@@ -370,21 +370,6 @@ out:
 	vt_end();
 }
 
-static int sysfs_cfg16(const char *bdf, unsigned int off, uint16_t *val, bool write)
-{
-	char path[PATH_MAX];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
-	fd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write ? pwrite(fd, val, 2, off) : pread(fd, val, 2, off);
-	close(fd);
-	return n == 2 ? 0 : -EIO;
-}
-
 /* ERR: an uncorrectable error injected by the host into vrng. */
 static void test_err(const char *bdf)
 {
@@ -401,9 +386,9 @@ static void test_err(const char *bdf)
 		goto out;
 	if (vt_check_ret(vt_config_read16(v.device, PCI_COMMAND, &cmd), "read command"))
 		vt_config_write16(v.device, PCI_COMMAND, cmd | PCI_COMMAND_SERR);
-	if (!sysfs_cfg16(port, PCI_COMMAND, &port_cmd, false)) {
+	if (!vt_sysfs_config_rw(port, PCI_COMMAND, &port_cmd, 2, false)) {
 		c = port_cmd | PCI_COMMAND_SERR;
-		port_set = !sysfs_cfg16(port, PCI_COMMAND, &c, true);
+		port_set = !vt_sysfs_config_rw(port, PCI_COMMAND, &c, 2, true);
 	}
 	if (vt_check_ok(vt_irq_set_fd(v.device, VFIO_PCI_ERR_IRQ_INDEX, efd), "ERR eventfd")) {
 		ret = vt_host_cmd("pcie_aer_inject_error vrng COMP_ABORT", resp, sizeof(resp));
@@ -414,7 +399,7 @@ static void test_err(const char *bdf)
 		vt_irq_set_fd(v.device, VFIO_PCI_ERR_IRQ_INDEX, -1);
 	}
 	if (port_set)
-		sysfs_cfg16(port, PCI_COMMAND, &port_cmd, true);
+		vt_sysfs_config_rw(port, PCI_COMMAND, &port_cmd, 2, true);
 	vt_vfio_close(&v);
 out:
 	close(efd);
