@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 
 #define SYSFS_PCI	"/sys/bus/pci"
 #define SYSFS_DEVICES	SYSFS_PCI "/devices"
@@ -1577,6 +1578,77 @@ int vt_kmsg_count(int fd, const char *a, const char *b, int diag)
 			vt_diag("kernel log: %s", rec);
 	}
 	return n;
+}
+
+long vt_ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+bool vt_wait_attr(const char *bdf, const char *attr, const char *want, int ms)
+{
+	struct timespec t0;
+	char buf[64];
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		int ret = vt_sysfs_read(bdf, attr, buf, sizeof(buf));
+
+		if (ret < 0)
+			snprintf(buf, sizeof(buf), "(%s)", vt_errname(-ret));
+		if (strcmp(buf, want) == 0)
+			return true;
+		if (vt_ms_since(&t0) > ms)
+			break;
+		usleep(10000);
+	}
+	vt_diag("%s: %s is %s after %d ms, want %s", bdf, attr, buf, ms, want);
+	return false;
+}
+
+int vt_wait_child(pid_t pid, int ms)
+{
+	struct timespec t0;
+	int status;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -2;
+		if (r < 0)
+			return -2;
+		if (vt_ms_since(&t0) >= ms)
+			return -1;
+		usleep(10000);
+	}
+}
+
+void vt_unbind_reap(pid_t pid, int ms)
+{
+	if (pid > 0 && vt_wait_child(pid, ms) == -1) {
+		vt_diag("unbind child %d still blocked: killing it", pid);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+}
+
+bool vt_unbind_done(pid_t pid, const char *bdf, int ms, const char *after)
+{
+	struct timespec t0;
+	int st;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	st = vt_wait_child(pid, ms);
+	if (!vt_check(st != -1, "unbind still blocked %d ms after %s", ms, after))
+		return false;
+	vt_diag("unbind completed %ld ms after %s", vt_ms_since(&t0), after);
+	vt_check_eq(st, 0, "unbind child exit status (errno)");
+	return vt_check(!vt_is_bound(bdf), "%s still bound after the unbind", bdf);
 }
 
 int vt_count_fds(void)

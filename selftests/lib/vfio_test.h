@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/types.h>
 #include <linux/vfio.h>
 
@@ -461,6 +462,32 @@ int vt_kmsg_count(int fd, const char *a, const char *b, int diag);
  * Returns true when found.
  */
 bool vt_iomem_find(uint64_t start, uint64_t end, char *name, size_t len);
+
+/* Milliseconds since t0 (CLOCK_MONOTONIC). */
+long vt_ms_since(const struct timespec *t0);
+/*
+ * Wait up to ms (polling every 10 ms) until a sysfs attribute of the device
+ * reads want; false, with a diagnostic of what it reads, when it does not.
+ */
+bool vt_wait_attr(const char *bdf, const char *attr, const char *want, int ms);
+
+/*
+ * Wait up to ms for a child: its exit status, -1 when it is still running,
+ * -2 when it ended otherwise (a signal) or cannot be waited for.
+ */
+int vt_wait_child(pid_t pid, int ms);
+/*
+ * For a child that unbinds a device ("echo bdf > driver/unbind"): make sure
+ * it does not linger after a failed case; still blocked after ms, it is
+ * killed (with a diagnostic).  Nothing for pid <= 0.
+ */
+void vt_unbind_reap(pid_t pid, int ms);
+/*
+ * Inside a case: the unbind child ends within ms (of what happened `after`,
+ * e.g. "the close"), with status 0, and the device is unbound; diagnoses the
+ * time it took.  False when a check fails.
+ */
+bool vt_unbind_done(pid_t pid, const char *bdf, int ms, const char *after);
 
 /* Number of open file descriptors of this process. */
 int vt_count_fds(void);
