@@ -699,6 +699,17 @@ int vt_bind_all(const struct vt_dev *devs, int n)
 	return failures;
 }
 
+int vt_lab_bind(struct vt_dev *devs, int max)
+{
+	int n = vt_lab_devices(devs, max);
+
+	if (n <= 0)
+		vt_skip_all("no lab devices in this topology");
+	if (vt_bind_all(devs, n))
+		vt_bail("cannot bind the lab devices to " VT_DRIVER);
+	return n;
+}
+
 int vt_release(const char *bdf)
 {
 	int ret = vt_unbind(bdf);

@@ -201,6 +201,12 @@ int vt_probe(const char *bdf);
 int vt_bind(const char *bdf);
 /* vt_bind() on each device; returns the number of failures. */
 int vt_bind_all(const struct vt_dev *devs, int n);
+/*
+ * The main program's start for the lab devices: every one present
+ * (vt_lab_devices()), bound to vfio-pci.  Skips the whole program when there
+ * is none and bails out when one will not bind; returns the count.
+ */
+int vt_lab_bind(struct vt_dev *devs, int max);
 /* Unbind and clear driver_override so that nothing takes the device. */
 int vt_release(const char *bdf);
 
