@@ -1176,6 +1176,17 @@ int vt_config_write16(int device, uint64_t off, uint16_t val)
 	return config_rw_result(vt_config_write(device, b, 2, off), 2);
 }
 
+int vt_config_memory(int device, bool on)
+{
+	uint16_t cmd;
+	int ret = vt_config_read16(device, 0x04, &cmd);	/* PCI_COMMAND */
+
+	if (ret)
+		return ret;
+	cmd = on ? cmd | 0x2 : cmd & ~0x2;		/* PCI_COMMAND_MEMORY */
+	return vt_config_write16(device, 0x04, cmd);
+}
+
 /* ======================================================================== */
 /* Guarded buffers                                                            */
 

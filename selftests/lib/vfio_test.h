@@ -323,6 +323,11 @@ ssize_t vt_config_write(int device, const void *buf, size_t len, uint64_t off);
 int vt_config_read32(int device, uint64_t off, uint32_t *val);
 int vt_config_read16(int device, uint64_t off, uint16_t *val);
 int vt_config_write16(int device, uint64_t off, uint16_t val);
+/*
+ * Set (on) or clear memory enable in the command register through the config
+ * region, read-modify-write, without checks: 0 or a negative errno.
+ */
+int vt_config_memory(int device, bool on);
 
 /* ------------------------------------------------------------------------ */
 /* Guarded buffers                                                            */
