@@ -9,13 +9,17 @@
  *   a diagnostic line.
  * - The environment the VM runner gives every test (VFIO_TEST_*).
  * - PCI sysfs helpers: find devices by vendor:device, bind them to vfio-pci
- *   through driver_override, unbind, read config space and resources.
+ *   through driver_override, unbind, read (and write) config space and
+ *   resources.
  * - VFIO helpers: container + group + type1v2 + device fd, region/irq info
  *   (with capability chains), config region access.
  * - Guarded buffers to catch the kernel writing past an ioctl argument.
  * - Interrupts: eventfds, VFIO_DEVICE_SET_IRQS wrappers, /proc/interrupts.
  * - Accesses through a BAR mapping with SIGBUS/SIGSEGV caught.
  * - The main program of a test organized by device kind.
+ * - Our debugfs files and the kernel log (/dev/kmsg) from a point on.
+ * - Timing, waiting for a sysfs attribute, and the child that unbinds a
+ *   device while it is open.
  * - A cue to the host side of the runner (QMP/HMP commands).
  *
  * Library functions return 0 (or a count / fd) on success and a negative
