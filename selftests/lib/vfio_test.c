@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 
 #define SYSFS_PCI	"/sys/bus/pci"
 #define SYSFS_DEVICES	SYSFS_PCI "/devices"
@@ -698,6 +699,17 @@ int vt_bind_all(const struct vt_dev *devs, int n)
 	return failures;
 }
 
+int vt_lab_bind(struct vt_dev *devs, int max)
+{
+	int n = vt_lab_devices(devs, max);
+
+	if (n <= 0)
+		vt_skip_all("no lab devices in this topology");
+	if (vt_bind_all(devs, n))
+		vt_bail("cannot bind the lab devices to " VT_DRIVER);
+	return n;
+}
+
 int vt_release(const char *bdf)
 {
 	int ret = vt_unbind(bdf);
@@ -758,7 +770,7 @@ int vt_group_devices(int group, char (*bdfs)[VT_BDF_LEN], int max)
 	return n;
 }
 
-bool vt_behind_bridge(const char *bdf)
+bool vt_parent_bdf(const char *bdf, char *out, size_t len)
 {
 	char path[PATH_MAX], real[PATH_MAX], *slash, *parent;
 
@@ -770,9 +782,48 @@ bool vt_behind_bridge(const char *bdf)
 		return false;
 	*slash = '\0';
 	parent = strrchr(real, '/');
-	parent = parent ? parent + 1 : real;
 	/* Devices on a root bus hang off the host bridge node "pciDDDD:BB". */
-	return strncmp(parent, "pci", 3) != 0;
+	if (!parent || strncmp(parent + 1, "pci", 3) == 0)
+		return false;
+	snprintf(out, len, "%s", parent + 1);
+	return true;
+}
+
+bool vt_behind_bridge(const char *bdf)
+{
+	char bridge[VT_BDF_LEN];
+
+	return vt_parent_bdf(bdf, bridge, sizeof(bridge));
+}
+
+bool vt_bridge_pair(const struct vt_dev *devs, int n, const char **a, const char **b)
+{
+	*a = NULL;
+	*b = NULL;
+	for (int i = 0; i < n; i++) {
+		if (!vt_behind_bridge(devs[i].bdf))
+			continue;
+		if (!*a)
+			*a = devs[i].bdf;
+		else if (!*b)
+			*b = devs[i].bdf;
+	}
+	return *a && *b;
+}
+
+int vt_sysfs_config_rw(const char *bdf, unsigned int off, void *val, size_t len, bool write)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	dev_path(path, sizeof(path), bdf, "config");
+	fd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write ? pwrite(fd, val, len, off) : pread(fd, val, len, off);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -EIO;
 }
 
 int vt_sysfs_config(const char *bdf, uint8_t *buf, size_t len)
@@ -1123,6 +1174,17 @@ int vt_config_write16(int device, uint64_t off, uint16_t val)
 	uint8_t b[2] = { (uint8_t)val, (uint8_t)(val >> 8) };
 
 	return config_rw_result(vt_config_write(device, b, 2, off), 2);
+}
+
+int vt_config_memory(int device, bool on)
+{
+	uint16_t cmd;
+	int ret = vt_config_read16(device, 0x04, &cmd);	/* PCI_COMMAND */
+
+	if (ret)
+		return ret;
+	cmd = on ? cmd | 0x2 : cmd & ~0x2;		/* PCI_COMMAND_MEMORY */
+	return vt_config_write16(device, 0x04, cmd);
 }
 
 /* ======================================================================== */
@@ -1482,6 +1544,133 @@ bool vt_iomem_find(uint64_t start, uint64_t end, char *name, size_t len)
 	}
 	fclose(f);
 	return found;
+}
+
+int vt_debugfs_read(const char *bdf, const char *file, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	size_t used = 0;
+	ssize_t n;
+	int fd;
+
+	if (len == 0)
+		return -EINVAL;
+	snprintf(path, sizeof(path), VT_DEBUGFS "/%s/%s", bdf, file);
+	buf[0] = '\0';
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (used < len - 1 && (n = read(fd, buf + used, len - 1 - used)) > 0)
+		used += (size_t)n;
+	buf[used] = '\0';
+	close(fd);
+	return (int)used;
+}
+
+int vt_kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int vt_kmsg_count(int fd, const char *a, const char *b, int diag)
+{
+	char rec[1024];
+	int n = 0;
+
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		ssize_t len = read(fd, rec, sizeof(rec) - 1);
+
+		if (len < 0 && errno == EPIPE)	/* overwritten records: skipped */
+			continue;
+		if (len <= 0)
+			break;
+		rec[len] = '\0';
+		if ((a && !strstr(rec, a)) || (b && !strstr(rec, b)))
+			continue;
+		rec[strcspn(rec, "\n")] = '\0';
+		if (n++ < diag)
+			vt_diag("kernel log: %s", rec);
+	}
+	return n;
+}
+
+long vt_ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+bool vt_wait_attr(const char *bdf, const char *attr, const char *want, int ms)
+{
+	struct timespec t0;
+	char buf[64];
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		int ret = vt_sysfs_read(bdf, attr, buf, sizeof(buf));
+
+		if (ret < 0)
+			snprintf(buf, sizeof(buf), "(%s)", vt_errname(-ret));
+		if (strcmp(buf, want) == 0)
+			return true;
+		if (vt_ms_since(&t0) > ms)
+			break;
+		usleep(10000);
+	}
+	vt_diag("%s: %s is %s after %d ms, want %s", bdf, attr, buf, ms, want);
+	return false;
+}
+
+int vt_wait_child(pid_t pid, int ms)
+{
+	struct timespec t0;
+	int status;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -2;
+		if (r < 0)
+			return -2;
+		if (vt_ms_since(&t0) >= ms)
+			return -1;
+		usleep(10000);
+	}
+}
+
+void vt_unbind_reap(pid_t pid, int ms)
+{
+	if (pid > 0 && vt_wait_child(pid, ms) == -1) {
+		vt_diag("unbind child %d still blocked: killing it", pid);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+}
+
+bool vt_unbind_done(pid_t pid, const char *bdf, int ms, const char *after)
+{
+	struct timespec t0;
+	int st;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	st = vt_wait_child(pid, ms);
+	if (!vt_check(st != -1, "unbind still blocked %d ms after %s", ms, after))
+		return false;
+	vt_diag("unbind completed %ld ms after %s", vt_ms_since(&t0), after);
+	vt_check_eq(st, 0, "unbind child exit status (errno)");
+	return vt_check(!vt_is_bound(bdf), "%s still bound after the unbind", bdf);
 }
 
 int vt_count_fds(void)

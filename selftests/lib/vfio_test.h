@@ -9,13 +9,17 @@
  *   a diagnostic line.
  * - The environment the VM runner gives every test (VFIO_TEST_*).
  * - PCI sysfs helpers: find devices by vendor:device, bind them to vfio-pci
- *   through driver_override, unbind, read config space and resources.
+ *   through driver_override, unbind, read (and write) config space and
+ *   resources.
  * - VFIO helpers: container + group + type1v2 + device fd, region/irq info
  *   (with capability chains), config region access.
  * - Guarded buffers to catch the kernel writing past an ioctl argument.
  * - Interrupts: eventfds, VFIO_DEVICE_SET_IRQS wrappers, /proc/interrupts.
  * - Accesses through a BAR mapping with SIGBUS/SIGSEGV caught.
  * - The main program of a test organized by device kind.
+ * - Our debugfs files and the kernel log (/dev/kmsg) from a point on.
+ * - Timing, waiting for a sysfs attribute, and the child that unbinds a
+ *   device while it is open.
  * - A cue to the host side of the runner (QMP/HMP commands).
  *
  * Library functions return 0 (or a count / fd) on success and a negative
@@ -27,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/types.h>
 #include <linux/vfio.h>
 
@@ -200,6 +205,12 @@ int vt_probe(const char *bdf);
 int vt_bind(const char *bdf);
 /* vt_bind() on each device; returns the number of failures. */
 int vt_bind_all(const struct vt_dev *devs, int n);
+/*
+ * The main program's start for the lab devices: every one present
+ * (vt_lab_devices()), bound to vfio-pci.  Skips the whole program when there
+ * is none and bails out when one will not bind; returns the count.
+ */
+int vt_lab_bind(struct vt_dev *devs, int max);
 /* Unbind and clear driver_override so that nothing takes the device. */
 int vt_release(const char *bdf);
 
@@ -211,11 +222,29 @@ int vt_sysfs_reset(const char *bdf);
 int vt_iommu_group(const char *bdf);
 /* Addresses of the devices in an IOMMU group; returns the count. */
 int vt_group_devices(int group, char (*bdfs)[VT_BDF_LEN], int max);
+/*
+ * The address of the bridge above the device (its parent in the sysfs device
+ * tree, through the device's link) in out: false when the device sits on a
+ * root bus (its parent is the host bridge node "pciDDDD:BB") or the link
+ * cannot be read.
+ */
+bool vt_parent_bdf(const char *bdf, char *out, size_t len);
 /* Whether the device sits behind a bridge rather than on a root bus. */
 bool vt_behind_bridge(const char *bdf);
+/*
+ * The first two of devs that sit behind a bridge, in *a and *b (NULL when
+ * there are fewer); true when there are two.
+ */
+bool vt_bridge_pair(const struct vt_dev *devs, int n, const char **a, const char **b);
 
 /* Config space through sysfs (the host's view); returns bytes read. */
 int vt_sysfs_config(const char *bdf, uint8_t *buf, size_t len);
+/*
+ * One access of len bytes at off to config space through sysfs (the host's
+ * view, bypassing vfio): a pread, or a pwrite when `write`.  0 or -errno
+ * (-EIO: a short access).
+ */
+int vt_sysfs_config_rw(const char *bdf, unsigned int off, void *val, size_t len, bool write);
 
 /* One line of sysfs "resource": BARs 0-5, ROM 6. */
 struct vt_resource {
@@ -298,6 +327,11 @@ ssize_t vt_config_write(int device, const void *buf, size_t len, uint64_t off);
 int vt_config_read32(int device, uint64_t off, uint32_t *val);
 int vt_config_read16(int device, uint64_t off, uint16_t *val);
 int vt_config_write16(int device, uint64_t off, uint16_t val);
+/*
+ * Set (on) or clear memory enable in the command register through the config
+ * region, read-modify-write, without checks: 0 or a negative errno.
+ */
+int vt_config_memory(int device, bool on);
 
 /* ------------------------------------------------------------------------ */
 /* Guarded buffers                                                            */
@@ -413,6 +447,29 @@ struct vt_kind {
 int vt_main_kinds(const struct vt_kind *kinds, size_t n);
 
 /* ------------------------------------------------------------------------ */
+/* Our debugfs                                                                */
+
+#define VT_DEBUGFS	"/sys/kernel/debug/vfio-pci-ng"
+
+/*
+ * A file of the device's directory in VT_DEBUGFS, whole as far as it fits in
+ * buf (NUL-terminated, "" on failure): its length or -errno.
+ */
+int vt_debugfs_read(const char *bdf, const char *file, char *buf, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Kernel log                                                                 */
+
+/* /dev/kmsg, non-blocking and positioned at its end (the log from now on), or -1. */
+int vt_kmsg_open(void);
+/*
+ * How many records logged since fd's position contain a and b (NULL: any),
+ * consuming them; the first `diag` of them become "# kernel log: ..."
+ * diagnostics (their first line).  -1 when fd < 0.
+ */
+int vt_kmsg_count(int fd, const char *a, const char *b, int diag);
+
+/* ------------------------------------------------------------------------ */
 /* Misc                                                                       */
 
 /*
@@ -420,6 +477,32 @@ int vt_main_kinds(const struct vt_kind *kinds, size_t n);
  * Returns true when found.
  */
 bool vt_iomem_find(uint64_t start, uint64_t end, char *name, size_t len);
+
+/* Milliseconds since t0 (CLOCK_MONOTONIC). */
+long vt_ms_since(const struct timespec *t0);
+/*
+ * Wait up to ms (polling every 10 ms) until a sysfs attribute of the device
+ * reads want; false, with a diagnostic of what it reads, when it does not.
+ */
+bool vt_wait_attr(const char *bdf, const char *attr, const char *want, int ms);
+
+/*
+ * Wait up to ms for a child: its exit status, -1 when it is still running,
+ * -2 when it ended otherwise (a signal) or cannot be waited for.
+ */
+int vt_wait_child(pid_t pid, int ms);
+/*
+ * For a child that unbinds a device ("echo bdf > driver/unbind"): make sure
+ * it does not linger after a failed case; still blocked after ms, it is
+ * killed (with a diagnostic).  Nothing for pid <= 0.
+ */
+void vt_unbind_reap(pid_t pid, int ms);
+/*
+ * Inside a case: the unbind child ends within ms (of what happened `after`,
+ * e.g. "the close"), with status 0, and the device is unbound; diagnoses the
+ * time it took.  False when a check fails.
+ */
+bool vt_unbind_done(pid_t pid, const char *bdf, int ms, const char *after);
 
 /* Number of open file descriptors of this process. */
 int vt_count_fds(void);

@@ -231,14 +231,10 @@ int main(void)
 {
 	struct vt_dev devs[VT_MAX_DEVS], edus[VT_MAX_DEVS];
 	const struct vt_dev *root_edu = NULL, *bridged[2] = { NULL, NULL };
-	int n = vt_lab_devices(devs, VT_MAX_DEVS);
+	int n = vt_lab_bind(devs, VT_MAX_DEVS);
 	int nedu = vt_find_devices(0x1234, 0x11e8, edus, VT_MAX_DEVS);
 	int nbridged = 0;
 
-	if (n <= 0)
-		vt_skip_all("no lab devices in this topology");
-	if (vt_bind_all(devs, n))
-		vt_bail("cannot bind the lab devices to " VT_DRIVER);
 	for (int i = 0; i < nedu; i++) {
 		if (!vt_behind_bridge(edus[i].bdf))
 			root_edu = root_edu ? root_edu : &edus[i];

@@ -1175,13 +1175,9 @@ int main(void)
 {
 	struct vt_dev devs[VT_MAX_DEVS];
 	bool fuzz[VT_MAX_DEVS], seen_edu = false, seen_e1000e = false;
-	int n = vt_lab_devices(devs, VT_MAX_DEVS);
+	int n = vt_lab_bind(devs, VT_MAX_DEVS);
 	unsigned int cases = 0;
 
-	if (n <= 0)
-		vt_skip_all("no lab devices in this topology");
-	if (vt_bind_all(devs, n))
-		vt_bail("cannot bind the lab devices to " VT_DRIVER);
 	for (int i = 0; i < n; i++) {
 		fuzz[i] = fuzz_target(&devs[i], &seen_edu, &seen_e1000e);
 		cases += CASES_PER_DEVICE + fuzz[i];

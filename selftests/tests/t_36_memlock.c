@@ -88,23 +88,11 @@ static uint32_t get32(int fd, int idx, uint64_t off)
 	return v;
 }
 
-/* Set or clear memory enable through the config region, without checks. */
-static int set_memory(int fd, bool on)
-{
-	uint16_t cmd;
-	int ret = vt_config_read16(fd, PCI_COMMAND, &cmd);
-
-	if (ret)
-		return ret;
-	cmd = on ? cmd | PCI_COMMAND_MEMORY : cmd & ~PCI_COMMAND_MEMORY;
-	return vt_config_write16(fd, PCI_COMMAND, cmd);
-}
-
 static bool memory(int fd, bool on)
 {
 	uint16_t cmd = 0;
 
-	if (!vt_check_ret(set_memory(fd, on), "config write: memory %s", on ? "on" : "off"))
+	if (!vt_check_ret(vt_config_memory(fd, on), "config write: memory %s", on ? "on" : "off"))
 		return false;
 	if (!vt_check_ret(vt_config_read16(fd, PCI_COMMAND, &cmd), "config read of COMMAND"))
 		return false;
@@ -198,7 +186,7 @@ static void edu_gate(const struct vt_dev *d, int fd)
 			    "the mapping", round);
 		x = x * 7 + 1;
 	}
-	set_memory(fd, true);
+	vt_config_memory(fd, true);
 	munmap((void *)m, EDU_BAR_SIZE);
 	edu_works(fd, "afterwards");
 	vt_end();
@@ -539,7 +527,7 @@ static void stress(const struct vt_dev *d, int fd, uint64_t off, uint32_t want, 
 	}
 	for (int r = 0; r < rounds && ok; r++) {
 		watchdog_what = "memory off";
-		if (!(ok = vt_check_ret(set_memory(fd, false), "round %d: memory off", r)))
+		if (!(ok = vt_check_ret(vt_config_memory(fd, false), "round %d: memory off", r)))
 			break;
 		s_map = atomic_load(&s->map_ok);
 		s_rd = atomic_load(&s->rd_ok);
@@ -555,7 +543,7 @@ static void stress(const struct vt_dev *d, int fd, uint64_t off, uint32_t want, 
 			       "round %d: %lu loads and %lu preads succeeded with memory off", r,
 			       atomic_load(&s->map_ok) - s_map, atomic_load(&s->rd_ok) - s_rd);
 		watchdog_what = "memory on";
-		if (!(ok &= vt_check_ret(set_memory(fd, true), "round %d: memory on", r)))
+		if (!(ok &= vt_check_ret(vt_config_memory(fd, true), "round %d: memory on", r)))
 			break;
 		s_map = atomic_load(&s->map_ok);
 		s_rd = atomic_load(&s->rd_ok);
@@ -579,14 +567,14 @@ static void stress(const struct vt_dev *d, int fd, uint64_t off, uint32_t want, 
 	}
 	watchdog_what = "toggle burst";
 	for (int i = 0; i < burst && ok; i++) {
-		ok = vt_check_ret(set_memory(fd, i & 1), "burst %d: memory %s", i,
+		ok = vt_check_ret(vt_config_memory(fd, i & 1), "burst %d: memory %s", i,
 				  i & 1 ? "on" : "off");
 		if (reset && i % 64 == 63) {
 			ok &= vt_check_ok(ioctl(fd, VFIO_DEVICE_RESET), "burst %d: reset", i);
 			resets++;
 		}
 	}
-	set_memory(fd, true);
+	vt_config_memory(fd, true);
 	usleep(20000);
 	watchdog_what = "stopping the thread";
 	atomic_store(&s->stop, true);

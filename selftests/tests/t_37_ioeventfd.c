@@ -158,17 +158,6 @@ static bool td_select(int fd, int idx)
 	return vt_check_eq(rd32(fd, idx, TD_COUNT), 0, "count after selecting the test");
 }
 
-static int set_memory(int fd, bool on)
-{
-	uint16_t cmd;
-	int ret = vt_config_read16(fd, PCI_COMMAND, &cmd);
-
-	if (ret)
-		return ret;
-	cmd = on ? cmd | PCI_COMMAND_MEMORY : cmd & ~PCI_COMMAND_MEMORY;
-	return vt_config_write16(fd, PCI_COMMAND, cmd);
-}
-
 /* Called before a case begins: no check here, efd_ok() inside the case. */
 static int new_efd(void)
 {
@@ -277,11 +266,11 @@ static void td_io(const struct vt_dev *d, int fd)
 			 "count after an 8-byte signal");
 		if (w[i].size == 1) {
 			/* Port I/O is not gated by memory enable. */
-			if (vt_check_ret(set_memory(fd, false), "memory off")) {
+			if (vt_check_ret(vt_config_memory(fd, false), "memory off")) {
 				signal_efd(e);
 				want++;
 				expect32(fd, 1, TD_COUNT, want, "count after a signal with memory off");
-				vt_check_ret(set_memory(fd, true), "memory on");
+				vt_check_ret(vt_config_memory(fd, true), "memory on");
 			}
 		}
 		del(fd, 1, w[i].off, w[i].size, w[i].data);
@@ -423,11 +412,11 @@ static void td_race(const struct vt_dev *d, int fd)
 	}
 	t0 = now_ms();
 	while (now_ms() - t0 < 1500) {
-		if (!vt_check_ret(set_memory(fd, toggles & 1), "toggle %d", toggles))
+		if (!vt_check_ret(vt_config_memory(fd, toggles & 1), "toggle %d", toggles))
 			break;
 		toggles++;
 	}
-	set_memory(fd, true);
+	vt_config_memory(fd, true);
 	atomic_store(&s.stop, true);
 	pthread_join(th, NULL);
 	usleep(100000);		/* deferred handlers finish */
@@ -549,11 +538,11 @@ static void edu_memory_off(const struct vt_dev *d, int fd)
 	wr32(fd, 0, EDU_LIVE, 0xa5a5a5a5);
 	if (!add(fd, 0, EDU_LIVE, 4, 0x5a5a0000, e))
 		goto out;
-	if (vt_check_ret(set_memory(fd, false), "memory off")) {
+	if (vt_check_ret(vt_config_memory(fd, false), "memory off")) {
 		signal_efd(e);
 		signal_efd(e);
 		usleep(50000);
-		vt_check_ret(set_memory(fd, true), "memory on");
+		vt_check_ret(vt_config_memory(fd, true), "memory on");
 		expect32(fd, 0, EDU_LIVE, ~0xa5a5a5a5u, "liveness: the signals with memory off "
 			 "were dropped, not deferred");
 	}

@@ -279,39 +279,6 @@ out:
 /* ------------------------------------------------------------------------ */
 /* ROM with start 0                                                          */
 
-/* /dev/kmsg positioned at its end (non-blocking), or -1. */
-static int kmsg_open(void)
-{
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Records logged since kmsg_open(); the first few become diagnostics. */
-static int kmsg_count(int fd)
-{
-	char rec[1024];
-	int n = 0;
-
-	for (;;) {
-		ssize_t len = read(fd, rec, sizeof(rec) - 1);
-
-		if (len < 0 && errno == EPIPE)	/* overwritten: skipped */
-			continue;
-		if (len <= 0)
-			break;
-		rec[len] = '\0';
-		rec[strcspn(rec, "\n")] = '\0';
-		if (n++ < 3)
-			vt_diag("kernel log: %s", rec);
-	}
-	return n;
-}
-
 static void run_rom(const struct vt_dev *d)
 {
 	struct vt_resource res[VT_NUM_RESOURCES], now[VT_NUM_RESOURCES];
@@ -372,7 +339,7 @@ static void run_rom(const struct vt_dev *d)
 	if (ret >= 0) {
 		static const size_t sizes[] = { 4, 2, 1 };
 		static char page[4096];
-		int kmsg = kmsg_open(), wrong = 0, lines;
+		int kmsg = vt_kmsg_open(), wrong = 0, lines;
 
 		vt_check(kmsg >= 0, "open /dev/kmsg: %s", vt_errname(errno));
 		for (int i = 0; i < ROM_READS; i++) {
@@ -387,7 +354,7 @@ static void run_rom(const struct vt_dev *d)
 		}
 		vt_check(!wrong, "%d of %d preads did not fail with EINVAL", wrong, ROM_READS);
 		if (kmsg >= 0) {
-			lines = kmsg_count(kmsg);
+			lines = vt_kmsg_count(kmsg, NULL, NULL, 3);
 			vt_diag("%d kernel log lines during %d ROM reads", lines, ROM_READS);
 			vt_check(lines < KMSG_MAX, "%d kernel log lines during the ROM reads (want < %d)",
 				 lines, KMSG_MAX);

@@ -56,14 +56,6 @@
 #define MAX_PM			2
 #define CASES_RACE		1
 
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 static bool wait_attr(const char *bdf, const char *attr, const char *want, int ms)
 {
 	struct timespec t0;
@@ -73,7 +65,7 @@ static bool wait_attr(const char *bdf, const char *attr, const char *want, int m
 	for (;;) {
 		if (vt_sysfs_read(bdf, attr, buf, sizeof(buf)) >= 0 && !strcmp(buf, want))
 			return true;
-		if (ms_since(&t0) > ms)
+		if (vt_ms_since(&t0) > ms)
 			break;
 		usleep(10000);
 	}

@@ -51,40 +51,6 @@ static int loop_bool(int dev, uint32_t index, uint8_t b)
 			   &b, 1);
 }
 
-/* The root port (parent bridge) of a device, from its sysfs path. */
-static bool parent_bdf(const char *bdf, char *out, size_t len)
-{
-	char path[PATH_MAX], real[PATH_MAX], *slash, *parent;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
-	if (!realpath(path, real))
-		return false;
-	slash = strrchr(real, '/');
-	if (!slash)
-		return false;
-	*slash = '\0';
-	parent = strrchr(real, '/');
-	if (!parent || strncmp(parent + 1, "pci", 3) == 0)
-		return false;
-	snprintf(out, len, "%s", parent + 1);
-	return true;
-}
-
-static int sysfs_cfg16(const char *bdf, unsigned int off, uint16_t *val, bool write)
-{
-	char path[PATH_MAX];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
-	fd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write ? pwrite(fd, val, 2, off) : pread(fd, val, 2, off);
-	close(fd);
-	return n == 2 ? 0 : -EIO;
-}
-
 static bool topology_has_vrng(void)
 {
 	const char *t = getenv("VFIO_TEST_TOPOLOGY");
@@ -154,20 +120,21 @@ static void test_aer(int dev)
 	bool port_set = false;
 
 	vt_begin("ERR: an injected uncorrectable error (COMP_ABORT) fires the ERR eventfd");
-	if (!vt_check(parent_bdf(bdf, port, sizeof(port)), "no root port above %s", bdf))
+	if (!vt_check(vt_parent_bdf(bdf, port, sizeof(port)), "no root port above %s", bdf))
 		goto out;
 	vt_diag("root port %s", port);
 	/* SERR on the endpoint, through the vfio config region (to the hardware)... */
 	if (vt_check_ret(vt_config_read16(dev, PCI_COMMAND, &cmd), "read command"))
 		vt_check_ret(vt_config_write16(dev, PCI_COMMAND, cmd | PCI_COMMAND_SERR),
 			     "write command | SERR");
-	if (vt_check_ret(sysfs_cfg16(bdf, PCI_COMMAND, &cmd, false), "host command"))
+	if (vt_check_ret(vt_sysfs_config_rw(bdf, PCI_COMMAND, &cmd, 2, false), "host command"))
 		vt_check(cmd & PCI_COMMAND_SERR, "SERR did not reach the endpoint (%#x)", cmd);
 	/* ... and on the root port (QEMU 7.2 wants it on every function of the path). */
-	if (vt_check_ret(sysfs_cfg16(port, PCI_COMMAND, &port_cmd, false), "root port command")) {
+	if (vt_check_ret(vt_sysfs_config_rw(port, PCI_COMMAND, &port_cmd, 2, false),
+			 "root port command")) {
 		uint16_t c = port_cmd | PCI_COMMAND_SERR;
 
-		port_set = vt_check_ret(sysfs_cfg16(port, PCI_COMMAND, &c, true),
+		port_set = vt_check_ret(vt_sysfs_config_rw(port, PCI_COMMAND, &c, 2, true),
 					"root port command | SERR");
 	}
 	if (!vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_ERR_IRQ_INDEX, efd), "register ERR eventfd"))
@@ -196,7 +163,7 @@ static void test_aer(int dev)
 	vt_check_ok(vt_irq_set_fd(dev, VFIO_PCI_ERR_IRQ_INDEX, -1), "remove ERR eventfd");
 out:
 	if (port_set)
-		sysfs_cfg16(port, PCI_COMMAND, &port_cmd, true);
+		vt_sysfs_config_rw(port, PCI_COMMAND, &port_cmd, 2, true);
 	close(efd);
 	vt_end();
 }

@@ -277,12 +277,8 @@ int main(void)
 {
 	struct vt_dev devs[VT_MAX_DEVS];
 	const struct vt_dev *edu = NULL;
-	int n = vt_lab_devices(devs, VT_MAX_DEVS);
+	int n = vt_lab_bind(devs, VT_MAX_DEVS);
 
-	if (n <= 0)
-		vt_skip_all("no lab devices in this topology");
-	if (vt_bind_all(devs, n))
-		vt_bail("cannot bind the lab devices to " VT_DRIVER);
 	for (int i = 0; i < n && !edu; i++)
 		if (strcmp(devs[i].name, "edu") == 0 && !vt_behind_bridge(devs[i].bdf))
 			edu = &devs[i];

@@ -56,22 +56,6 @@ struct hot_reset {
 	int32_t fds[MAX_DEPS];
 };
 
-/* Host (sysfs) config space access, bypassing vfio. */
-static int sysfs_config_rw16(const char *bdf, unsigned int off, uint16_t *val, bool write)
-{
-	char path[128];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
-	fd = open(path, write ? O_RDWR : O_RDONLY);
-	if (fd < 0)
-		return -errno;
-	n = write ? pwrite(fd, val, 2, off) : pread(fd, val, 2, off);
-	close(fd);
-	return n == 2 ? 0 : -EIO;
-}
-
 /* Offset of the MSI data register (host view), 0 if no MSI. */
 static unsigned int msi_data_off(const char *bdf)
 {
@@ -94,10 +78,10 @@ static bool set_msi_mark(const char *bdf)
 
 	if (!vt_check(off != 0, "%s: no MSI capability", bdf))
 		return false;
-	if (!vt_check_ret(sysfs_config_rw16(bdf, off, &v, true), "%s: write MSI data", bdf))
+	if (!vt_check_ret(vt_sysfs_config_rw(bdf, off, &v, 2, true), "%s: write MSI data", bdf))
 		return false;
 	v = 0;
-	vt_check_ret(sysfs_config_rw16(bdf, off, &v, false), "%s: read MSI data", bdf);
+	vt_check_ret(vt_sysfs_config_rw(bdf, off, &v, 2, false), "%s: read MSI data", bdf);
 	return vt_check_eq(v, MARK, "%s: MSI data marker", bdf);
 }
 
@@ -106,7 +90,7 @@ static uint16_t get_msi_mark(const char *bdf)
 	unsigned int off = msi_data_off(bdf);
 	uint16_t v = 0xffff;
 
-	if (!off || sysfs_config_rw16(bdf, off, &v, false))
+	if (!off || vt_sysfs_config_rw(bdf, off, &v, 2, false))
 		vt_diag("%s: cannot read MSI data", bdf);
 	return v;
 }

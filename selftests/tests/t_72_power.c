@@ -48,14 +48,6 @@
 /* ------------------------------------------------------------------------ */
 /* helpers                                                                    */
 
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 static int read_attr(const char *bdf, const char *attr, char *buf, size_t len)
 {
 	int ret = vt_sysfs_read(bdf, attr, buf, len);
@@ -63,25 +55,6 @@ static int read_attr(const char *bdf, const char *attr, char *buf, size_t len)
 	if (ret < 0)
 		snprintf(buf, len, "(%s)", vt_errname(-ret));
 	return ret;
-}
-
-/* Wait until sysfs attr reads want; false (diagnosed) after ms. */
-static bool wait_attr(const char *bdf, const char *attr, const char *want, int ms)
-{
-	struct timespec t0;
-	char buf[64];
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		read_attr(bdf, attr, buf, sizeof(buf));
-		if (strcmp(buf, want) == 0)
-			return true;
-		if (ms_since(&t0) > ms)
-			break;
-		usleep(10000);
-	}
-	vt_diag("%s: %s is %s after %d ms, want %s", bdf, attr, buf, ms, want);
-	return false;
 }
 
 /* attr reads want now and still after `ms` (nothing changes it back). */
@@ -200,25 +173,25 @@ static void test_idle(const struct vt_dev *d, bool has_pm)
 
 	vt_begin("%s %s: unused -> runtime suspended, power_state %s; open -> D0; close -> %s",
 		 d->name, d->bdf, sleep, sleep);
-	vt_check(wait_attr(d->bdf, "power/runtime_status", "suspended", STATE_WAIT_MS),
+	vt_check(vt_wait_attr(d->bdf, "power/runtime_status", "suspended", STATE_WAIT_MS),
 		 "idle device not runtime suspended");
-	vt_check(wait_attr(d->bdf, "power_state", sleep, STATE_WAIT_MS),
+	vt_check(vt_wait_attr(d->bdf, "power_state", sleep, STATE_WAIT_MS),
 		 "idle device not in %s", sleep);
 	if (vt_check_ret(vt_vfio_open(&v, d->bdf), "open")) {
 		uint16_t vid = 0;
 
-		vt_check(wait_attr(d->bdf, "power/runtime_status", "active", 0),
+		vt_check(vt_wait_attr(d->bdf, "power/runtime_status", "active", 0),
 			 "open device not active");
-		vt_check(wait_attr(d->bdf, "power_state", "D0", 0), "open device not in D0");
+		vt_check(vt_wait_attr(d->bdf, "power_state", "D0", 0), "open device not in D0");
 		vt_check(stays_attr(d->bdf, "power_state", "D0", 300),
 			 "open device left D0 by itself");
 		vt_check_ret(vt_config_read16(v.device, PCI_VENDOR_ID, &vid), "config read");
 		vt_check_eq(vid, d->vendor, "vendor ID");
 		vt_vfio_close(&v);
 	}
-	vt_check(wait_attr(d->bdf, "power/runtime_status", "suspended", STATE_WAIT_MS),
+	vt_check(vt_wait_attr(d->bdf, "power/runtime_status", "suspended", STATE_WAIT_MS),
 		 "closed device not runtime suspended");
-	vt_check(wait_attr(d->bdf, "power_state", sleep, STATE_WAIT_MS),
+	vt_check(vt_wait_attr(d->bdf, "power_state", sleep, STATE_WAIT_MS),
 		 "closed device not in %s", sleep);
 	vt_end();
 }
@@ -259,9 +232,9 @@ static void test_low_power(struct dut *t)
 
 	vt_begin("%s: LOW_POWER_ENTRY: D3hot, mapping SIGBUS, second entry EINVAL", bdf);
 	if (vt_check_ok(feature(t->v.device, SET(ENTRY), NULL, 0), "SET ENTRY")) {
-		vt_check(wait_attr(bdf, "power_state", t->sleep, STATE_WAIT_MS),
+		vt_check(vt_wait_attr(bdf, "power_state", t->sleep, STATE_WAIT_MS),
 			 "not in %s after ENTRY", t->sleep);
-		vt_check(wait_attr(bdf, "power/runtime_status", "suspended", STATE_WAIT_MS),
+		vt_check(vt_wait_attr(bdf, "power/runtime_status", "suspended", STATE_WAIT_MS),
 			 "not runtime suspended after ENTRY");
 		vt_check(!map_works(t), "mapping readable in low power");
 		vt_check_errno(feature(t->v.device, SET(ENTRY), NULL, 0), EINVAL,
@@ -272,19 +245,19 @@ static void test_low_power(struct dut *t)
 	vt_end();
 
 	vt_begin("%s: in low power, pread of config and BAR wakes it for the access only", bdf);
-	vt_check(wait_attr(bdf, "power_state", t->sleep, STATE_WAIT_MS), "asleep before");
+	vt_check(vt_wait_attr(bdf, "power_state", t->sleep, STATE_WAIT_MS), "asleep before");
 	vt_check_ret(vt_config_read16(t->v.device, PCI_VENDOR_ID, &vid), "config read");
 	vt_check_eq(vid, t->d->vendor, "vendor ID");
 	vt_check_ret(vt_region_read32(t->v.device, 0, t->reg, &val), "BAR0 pread");
 	vt_check_eq(val, t->value, "BAR0 %#x by pread", t->reg);
-	vt_check(wait_attr(bdf, "power_state", t->sleep, STATE_WAIT_MS),
+	vt_check(vt_wait_attr(bdf, "power_state", t->sleep, STATE_WAIT_MS),
 		 "not back in %s after the accesses", t->sleep);
 	vt_check(!map_works(t), "mapping readable after a pread woke the device");
 	vt_end();
 
 	vt_begin("%s: LOW_POWER_EXIT: D0, mapping works, EXIT again is a no-op", bdf);
 	vt_check_ok(feature(t->v.device, SET(EXIT), NULL, 0), "SET EXIT");
-	vt_check(wait_attr(bdf, "power_state", "D0", STATE_WAIT_MS), "not in D0 after EXIT");
+	vt_check(vt_wait_attr(bdf, "power_state", "D0", STATE_WAIT_MS), "not in D0 after EXIT");
 	vt_check(stays_attr(bdf, "power_state", "D0", 300), "left D0 after EXIT");
 	vt_check(map_works(t), "mapping faults after EXIT");
 	vt_check_ok(feature(t->v.device, SET(EXIT), NULL, 0), "second SET EXIT");
@@ -295,7 +268,7 @@ static void test_low_power(struct dut *t)
 		 bdf);
 	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vt_check_ok(entry_wake(t->v.device, efd), "SET ENTRY_WITH_WAKEUP")) {
-		vt_check(wait_attr(bdf, "power_state", t->sleep, STATE_WAIT_MS),
+		vt_check(vt_wait_attr(bdf, "power_state", t->sleep, STATE_WAIT_MS),
 			 "not in %s after ENTRY_WITH_WAKEUP", t->sleep);
 		vt_check_eq(efd_count(efd, 0), 0, "eventfd count before the wake-up");
 		vt_check(!map_works(t), "mapping readable in low power");
@@ -314,7 +287,7 @@ static void test_low_power(struct dut *t)
 	if (vt_check_ok(entry_wake(t->v.device, efd), "SET ENTRY_WITH_WAKEUP")) {
 		struct vt_device_info info;
 
-		vt_check(wait_attr(bdf, "power_state", t->sleep, STATE_WAIT_MS),
+		vt_check(vt_wait_attr(bdf, "power_state", t->sleep, STATE_WAIT_MS),
 			 "not in %s after ENTRY_WITH_WAKEUP", t->sleep);
 		vt_check_ret(vt_device_info(t->v.device, &info), "GET_INFO");
 		vt_check_eq(efd_count(efd, 1000), 1, "eventfd count after the ioctl");
@@ -371,17 +344,17 @@ static void test_low_power(struct dut *t)
 
 	vt_begin("%s: close while in low power (with wake-up eventfd), reopen works", bdf);
 	if (vt_check_ok(entry_wake(t->v.device, efd), "SET ENTRY_WITH_WAKEUP")) {
-		vt_check(wait_attr(bdf, "power_state", t->sleep, STATE_WAIT_MS),
+		vt_check(vt_wait_attr(bdf, "power_state", t->sleep, STATE_WAIT_MS),
 			 "not in %s after ENTRY_WITH_WAKEUP", t->sleep);
 		dut_close(t);
 		close(efd);
 		efd = -1;
-		vt_check(wait_attr(bdf, "power/runtime_status", "suspended", STATE_WAIT_MS),
+		vt_check(vt_wait_attr(bdf, "power/runtime_status", "suspended", STATE_WAIT_MS),
 			 "closed device not runtime suspended");
-		vt_check(wait_attr(bdf, "power_state", t->sleep, STATE_WAIT_MS),
+		vt_check(vt_wait_attr(bdf, "power_state", t->sleep, STATE_WAIT_MS),
 			 "closed device not in %s", t->sleep);
 		if (dut_open(t)) {
-			vt_check(wait_attr(bdf, "power_state", "D0", 0), "reopened not in D0");
+			vt_check(vt_wait_attr(bdf, "power_state", "D0", 0), "reopened not in D0");
 			vt_check(map_works(t), "mapping faults after reopen");
 			vt_check(stays_attr(bdf, "power_state", "D0", 300),
 				 "reopened device left D0");
@@ -405,7 +378,7 @@ static void test_low_power(struct dut *t)
 			vt_check_ret(vt_config_write16(t->v.device, pm + PCI_PM_CTRL,
 						       (pmcsr & ~PCI_PM_CTRL_STATE_MASK) | 3),
 				     "PMCSR := D3hot");
-			vt_check(wait_attr(bdf, "power_state", "D3hot", 0), "not in D3hot");
+			vt_check(vt_wait_attr(bdf, "power_state", "D3hot", 0), "not in D3hot");
 			vt_check_errno(vt_region_read32(t->v.device, 0, t->reg, &val) ? -1 : 0, EIO,
 				       "BAR pread in D3hot");
 			vt_check(!map_works(t), "mapping readable in D3hot");
@@ -415,7 +388,7 @@ static void test_low_power(struct dut *t)
 			vt_check_ret(vt_config_write16(t->v.device, pm + PCI_PM_CTRL,
 						       pmcsr & ~PCI_PM_CTRL_STATE_MASK),
 				     "PMCSR := D0");
-			vt_check(wait_attr(bdf, "power_state", "D0", 0), "not in D0");
+			vt_check(vt_wait_attr(bdf, "power_state", "D0", 0), "not in D0");
 			vt_check_ret(vt_region_read32(t->v.device, 0, t->reg, &val), "BAR pread in D0");
 			vt_check_eq(val, t->value, "BAR0 %#x in D0 again", t->reg);
 			vt_check(map_works(t), "mapping faults in D0 again");
@@ -441,14 +414,14 @@ static void test_edu_low_power(struct dut *t)
 		return;
 	}
 	if (vt_check_ok(feature(t->v.device, SET(ENTRY), NULL, 0), "SET ENTRY")) {
-		vt_check(wait_attr(bdf, "power/runtime_status", "suspended", STATE_WAIT_MS),
+		vt_check(vt_wait_attr(bdf, "power/runtime_status", "suspended", STATE_WAIT_MS),
 			 "not runtime suspended after ENTRY");
-		vt_check(wait_attr(bdf, "power_state", "D0", 0), "power state changed");
+		vt_check(vt_wait_attr(bdf, "power_state", "D0", 0), "power state changed");
 		vt_check(!map_works(t), "mapping readable in low power");
 		vt_check_ret(vt_region_read32(t->v.device, 0, EDU_ID, &val), "pread ID");
 		vt_check_eq(val, 0x010000ed, "edu ID by pread");
 		vt_check_ok(feature(t->v.device, SET(EXIT), NULL, 0), "SET EXIT");
-		vt_check(wait_attr(bdf, "power/runtime_status", "active", STATE_WAIT_MS),
+		vt_check(vt_wait_attr(bdf, "power/runtime_status", "active", STATE_WAIT_MS),
 			 "not active after EXIT");
 		vt_check(map_works(t), "mapping faults after EXIT");
 	}

@@ -127,14 +127,6 @@ struct t_detach_pt {
 
 #define MAX_DEPS		8
 
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 /* /dev/vfio/devices/vfioN of a device, from sysfs vfio-dev/. */
 static int cdev_path(const char *bdf, char *path, size_t len)
 {
@@ -233,7 +225,7 @@ static bool edu_dma_wait(int dev)
 		if (!(cmd & EDU_DMA_START))
 			return true;
 		usleep(1000);
-	} while (ms_since(&t0) < DMA_WAIT_MS);
+	} while (vt_ms_since(&t0) < DMA_WAIT_MS);
 	vt_diag("DMA still running after %d ms (cmd %#x)", DMA_WAIT_MS, cmd);
 	return false;
 }

@@ -66,33 +66,6 @@ static const uint8_t token[16] = {
 #define TOKEN_STR		"6e67746b-0001-4002-8003-040506070809"
 #define WRONG_STR		"6e67746b-0001-4002-8003-040506070800"
 
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
-static bool wait_attr(const char *bdf, const char *attr, const char *want, int ms)
-{
-	struct timespec t0;
-	char buf[64];
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		if (vt_sysfs_read(bdf, attr, buf, sizeof(buf)) < 0)
-			snprintf(buf, sizeof(buf), "(%s)", vt_errname(errno));
-		if (strcmp(buf, want) == 0)
-			return true;
-		if (ms_since(&t0) > ms)
-			break;
-		usleep(10000);
-	}
-	vt_diag("%s: %s is %s after %d ms, want %s", bdf, attr, buf, ms, want);
-	return false;
-}
-
 static int set_numvfs(const char *pf, int n)
 {
 	char path[128], val[8];
@@ -326,7 +299,7 @@ int main(void)
 				struct timespec t0;
 
 				clock_gettime(CLOCK_MONOTONIC, &t0);
-				while (!vt_is_bound(vfs[i]) && ms_since(&t0) < WAIT_MS)
+				while (!vt_is_bound(vfs[i]) && vt_ms_since(&t0) < WAIT_MS)
 					usleep(10000);
 			}
 			vt_check(vt_is_bound(vfs[i]), "%s not bound to " VT_DRIVER, vfs[i]);
@@ -427,8 +400,8 @@ int main(void)
 	vt_begin("the PF stays in D0 while it has VFs, even closed");
 	vt_vfio_close(&pfv);
 	usleep(500000);
-	vt_check(wait_attr(pf.bdf, "power_state", "D0", 0), "PF not in D0");
-	vt_check(wait_attr(pf.bdf, "power/runtime_status", "active", 0), "PF not active");
+	vt_check(vt_wait_attr(pf.bdf, "power_state", "D0", 0), "PF not in D0");
+	vt_check(vt_wait_attr(pf.bdf, "power/runtime_status", "active", 0), "PF not active");
 	vt_end();
 
 	vt_begin("sriov_numvfs 0 removes the VFs, the PF goes back to idle D3hot");
@@ -436,7 +409,7 @@ int main(void)
 		vt_check_eq(list_vfs(pf.bdf, vfs, NUM_VFS + 2), 0, "VFs left");
 		for (int i = 0; i < nvf; i++)
 			vt_check(!vt_sysfs_exists(vfs[i], "vendor"), "%s still present", vfs[i]);
-		vt_check(wait_attr(pf.bdf, "power_state", "D3hot", WAIT_MS), "PF not idle");
+		vt_check(vt_wait_attr(pf.bdf, "power_state", "D3hot", WAIT_MS), "PF not idle");
 	}
 	vt_check_ret(vt_sysfs_write(PARAM, saved), "enable_sriov := %s", saved);
 	vt_end();

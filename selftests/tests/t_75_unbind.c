@@ -50,26 +50,6 @@
 
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
-static uint64_t efd_wait(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	uint64_t v = 0;
-
-	if (poll(&p, 1, ms) <= 0)
-		return 0;
-	if (read(fd, &v, sizeof(v)) != sizeof(v))
-		return 0;
-	return v;
-}
-
 static int set_req(int dev, int32_t fd)
 {
 	struct {
@@ -108,50 +88,6 @@ static pid_t start_unbind(const char *bdf)
 	return pid;
 }
 
-/* Wait up to ms for the child: its exit status, -1 still running, -2 odd. */
-static int wait_child(pid_t pid, int ms)
-{
-	struct timespec t0;
-	int status;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : -2;
-		if (r < 0)
-			return -2;
-		if (ms_since(&t0) >= ms)
-			return -1;
-		usleep(10000);
-	}
-}
-
-/* Make sure a child left over from a failed case does not linger. */
-static void reap(pid_t pid)
-{
-	if (pid > 0 && wait_child(pid, UNBIND_WAIT_MS) == -1) {
-		vt_diag("unbind child %d still blocked: killing it", pid);
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-}
-
-static bool check_unbind_done(pid_t pid, const char *bdf, const char *after)
-{
-	struct timespec t0;
-	int st;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	st = wait_child(pid, UNBIND_WAIT_MS);
-	if (!vt_check(st != -1, "unbind still blocked %d ms after %s", UNBIND_WAIT_MS, after))
-		return false;
-	vt_diag("unbind completed %ld ms after %s", ms_since(&t0), after);
-	vt_check_eq(st, 0, "unbind child exit status (errno)");
-	return vt_check(!vt_is_bound(bdf), "%s still bound after the unbind", bdf);
-}
-
 /* ------------------------------------------------------------------------ */
 
 static void test_unbind_req(const struct vt_dev *d)
@@ -174,9 +110,10 @@ static void test_unbind_req(const struct vt_dev *d)
 
 		pid = start_unbind(d->bdf);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		if (vt_check(efd_wait(efd, REQ_WAIT_MS) >= 1, "no REQ within %d ms", REQ_WAIT_MS))
-			vt_diag("REQ after %ld ms", ms_since(&t0));
-		vt_check_eq(wait_child(pid, BLOCK_MS), (uint64_t)-1,
+		if (vt_check(vt_efd_wait(efd, REQ_WAIT_MS) >= 1, "no REQ within %d ms",
+			     REQ_WAIT_MS))
+			vt_diag("REQ after %ld ms", vt_ms_since(&t0));
+		vt_check_eq(vt_wait_child(pid, BLOCK_MS), (uint64_t)-1,
 			    "unbind did not wait for the close");
 		vt_check_ret(vt_config_read16(v.device, PCI_VENDOR_ID, &vid),
 			     "config read while the unbind waits");
@@ -184,8 +121,8 @@ static void test_unbind_req(const struct vt_dev *d)
 	}
 	vt_vfio_close(&v);
 	if (pid > 0)
-		check_unbind_done(pid, d->bdf, "close");
-	reap(pid);
+		vt_unbind_done(pid, d->bdf, UNBIND_WAIT_MS, "close");
+	vt_unbind_reap(pid, UNBIND_WAIT_MS);
 	close(efd);
 	vt_end();
 
@@ -212,10 +149,11 @@ static void test_unbind_no_req(const struct vt_dev *d)
 		return;
 	}
 	pid = start_unbind(d->bdf);
-	vt_check_eq(wait_child(pid, BLOCK_MS), (uint64_t)-1, "unbind did not wait for the close");
+	vt_check_eq(vt_wait_child(pid, BLOCK_MS), (uint64_t)-1,
+		    "unbind did not wait for the close");
 	vt_vfio_close(&v);
-	check_unbind_done(pid, d->bdf, "close");
-	reap(pid);
+	vt_unbind_done(pid, d->bdf, UNBIND_WAIT_MS, "close");
+	vt_unbind_reap(pid, UNBIND_WAIT_MS);
 	vt_check_ret(vt_bind(d->bdf), "rebind");
 	vt_end();
 }
@@ -248,12 +186,12 @@ static void test_unbind_mmap(const struct vt_dev *d)
 		close(v.device);
 		v.device = -1;
 		pid = start_unbind(d->bdf);
-		vt_check(efd_wait(efd, REQ_WAIT_MS) >= 1, "no REQ within %d ms", REQ_WAIT_MS);
-		vt_check_eq(wait_child(pid, BLOCK_MS), (uint64_t)-1,
+		vt_check(vt_efd_wait(efd, REQ_WAIT_MS) >= 1, "no REQ within %d ms", REQ_WAIT_MS);
+		vt_check_eq(vt_wait_child(pid, BLOCK_MS), (uint64_t)-1,
 			    "unbind did not wait for the mapping");
 		munmap((void *)map, len);
-		check_unbind_done(pid, d->bdf, "munmap");
-		reap(pid);
+		vt_unbind_done(pid, d->bdf, UNBIND_WAIT_MS, "munmap");
+		vt_unbind_reap(pid, UNBIND_WAIT_MS);
 	}
 	vt_vfio_close(&v);
 	close(efd);
@@ -278,8 +216,8 @@ static void test_unbind_group_open(const struct vt_dev *d)
 	close(v.device);
 	v.device = -1;
 	pid = start_unbind(d->bdf);
-	check_unbind_done(pid, d->bdf, "the unbind started");
-	reap(pid);
+	vt_unbind_done(pid, d->bdf, UNBIND_WAIT_MS, "the unbind started");
+	vt_unbind_reap(pid, UNBIND_WAIT_MS);
 	vt_check_errno(ioctl(v.group, VFIO_GROUP_GET_DEVICE_FD, d->bdf), ENODEV,
 		       "GET_DEVICE_FD while unbound");
 	if (vt_check_ret(vt_bind(d->bdf), "rebind with the old group fd open")) {

@@ -70,26 +70,6 @@
 #define UNBIND_WAIT_MS		20000
 #define RACE_AFTER_MS		300	/* threads keep going after the revoke */
 
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
-static uint64_t efd_wait(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	uint64_t v = 0;
-
-	if (poll(&p, 1, ms) <= 0)
-		return 0;
-	if (read(fd, &v, sizeof(v)) != sizeof(v))
-		return 0;
-	return v;
-}
-
 /*
  * The unbind ("echo bdf > driver/unbind") runs in a child forked before the
  * holder opens anything: a fork copies BAR mappings, and a child holding
@@ -140,49 +120,6 @@ static pid_t unbind_start(struct unbinder *u)
 		close(u->go);
 	u->go = -1;
 	return pid;
-}
-
-/* The child's exit status, -1 still running after ms, -2 odd. */
-static int wait_child(pid_t pid, int ms)
-{
-	struct timespec t0;
-	int status;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : -2;
-		if (r < 0)
-			return -2;
-		if (ms_since(&t0) >= ms)
-			return -1;
-		usleep(10000);
-	}
-}
-
-static void reap(pid_t pid)
-{
-	if (pid > 0 && wait_child(pid, UNBIND_WAIT_MS) == -1) {
-		vt_diag("unbind child %d still blocked: killing it", pid);
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-}
-
-static void check_unbind_done(pid_t pid, const char *bdf)
-{
-	struct timespec t0;
-	int st;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	st = wait_child(pid, UNBIND_WAIT_MS);
-	if (!vt_check(st != -1, "unbind still blocked %d ms after the close", UNBIND_WAIT_MS))
-		return;
-	vt_diag("unbind completed %ld ms after the close", ms_since(&t0));
-	vt_check_eq(st, 0, "unbind child exit status (errno)");
-	vt_check(!vt_is_bound(bdf), "%s still bound after the unbind", bdf);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -358,42 +295,12 @@ static int msi_vectors(const char *bdf)
 	return n;
 }
 
-/* The kernel log from now on (/dev/kmsg, or -1). */
-static int kmsg_open(void)
-{
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd >= 0)
-		lseek(fd, 0, SEEK_END);
-	return fd;
-}
-
-/* How many records since kmsg_open() contain @what. */
-static int kmsg_count(int fd, const char *what)
-{
-	char rec[1024];
-	int n = 0;
-	ssize_t r;
-
-	for (;;) {
-		r = read(fd, rec, sizeof(rec) - 1);
-		if (r < 0 && errno == EPIPE)
-			continue;	/* overwritten records */
-		if (r <= 0)
-			break;
-		rec[r] = 0;
-		if (strstr(rec, what))
-			n++;
-	}
-	return n;
-}
-
 /* Wait until GET_INFO fails with ENODEV: ms since t0, or -1. */
 static long wait_revoked(int dev, const struct timespec *t0, int ms)
 {
-	while (ms_since(t0) < ms) {
+	while (vt_ms_since(t0) < ms) {
 		if (get_info(dev) < 0 && errno == ENODEV)
-			return ms_since(t0);
+			return vt_ms_since(t0);
 		usleep(10000);
 	}
 	return -1;
@@ -408,11 +315,11 @@ static int msi_vectors(const char *bdf);
  */
 static long wait_quiesced(const char *bdf, const struct timespec *t0, int ms)
 {
-	while (ms_since(t0) < ms) {
+	while (vt_ms_since(t0) < ms) {
 		uint16_t cmd = sysfs_command(bdf);
 
 		if (cmd != 0xffff && !(cmd & PCI_COMMAND_QUIET) && !msi_vectors(bdf))
-			return ms_since(t0);
+			return vt_ms_since(t0);
 		usleep(10000);
 	}
 	return -1;
@@ -460,9 +367,9 @@ static void finish_case(struct holder *h, struct unbinder *u, pid_t pid,
 {
 	holder_close(h);
 	if (pid > 0)
-		check_unbind_done(pid, d->bdf);
+		vt_unbind_done(pid, d->bdf, UNBIND_WAIT_MS, "the close");
 	unbind_cancel(u);
-	reap(pid);
+	vt_unbind_reap(pid, UNBIND_WAIT_MS);
 	check_new_owner(d);
 }
 
@@ -499,10 +406,10 @@ static void test_ignores_req(const struct vt_dev *d)
 		 "bus master and decode on before the unbind (COMMAND %#x)", cmd);
 	vt_check(msi_vectors(d->bdf) > 0, "MSI enabled before the unbind");
 
-	kmsg = kmsg_open();
+	kmsg = vt_kmsg_open();
 	pid = unbind_start(&u);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	vt_check(efd_wait(h.req_efd, REQ_WAIT_MS) >= 1, "no REQ within %d ms", REQ_WAIT_MS);
+	vt_check(vt_efd_wait(h.req_efd, REQ_WAIT_MS) >= 1, "no REQ within %d ms", REQ_WAIT_MS);
 	/* Ignored: the holder goes on using the device meanwhile. */
 	ms = wait_revoked(h.v.device, &t0, TIMEOUT_MS + MARGIN_MS);
 	if (!vt_check(ms >= 0, "not revoked %d ms after the unbind started",
@@ -553,13 +460,13 @@ static void test_ignores_req(const struct vt_dev *d)
 	if (kmsg >= 0) {
 		usleep(100000);
 		snprintf(who, sizeof(who), "(pid %d)", (int)getpid());
-		vt_check_eq(kmsg_count(kmsg, who), 1,
+		vt_check_eq(vt_kmsg_count(kmsg, who, NULL, 0), 1,
 			    "kernel log lines naming the holder (%s)", who);
 		close(kmsg);
 	} else {
 		vt_diag("no /dev/kmsg: log line not checked");
 	}
-	vt_check_eq(wait_child(pid, 200), (uint64_t)-1, "unbind did not wait for the close");
+	vt_check_eq(vt_wait_child(pid, 200), (uint64_t)-1, "unbind did not wait for the close");
 close:
 	finish_case(&h, &u, pid, d);
 out:
@@ -582,7 +489,7 @@ static void test_honours_req(const struct vt_dev *d)
 	if (!holder_open(&h, d, true))
 		goto close;
 	pid = unbind_start(&u);
-	if (vt_check(efd_wait(h.req_efd, REQ_WAIT_MS) >= 1, "no REQ within %d ms",
+	if (vt_check(vt_efd_wait(h.req_efd, REQ_WAIT_MS) >= 1, "no REQ within %d ms",
 		     REQ_WAIT_MS)) {
 		/* Wind down as a VMM would: everything still works meanwhile. */
 		holder_works(&h, "after REQ");
@@ -615,8 +522,8 @@ static void test_timeout_zero(const struct vt_dev *d)
 		goto close;
 	pid = unbind_start(&u);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	vt_check(efd_wait(h.req_efd, REQ_WAIT_MS) >= 1, "no REQ within %d ms", REQ_WAIT_MS);
-	while (ms_since(&t0) < OLD_WAIT_MS) {
+	vt_check(vt_efd_wait(h.req_efd, REQ_WAIT_MS) >= 1, "no REQ within %d ms", REQ_WAIT_MS);
+	while (vt_ms_since(&t0) < OLD_WAIT_MS) {
 		if (!holder_works(&h, "while the unbind waits"))
 			break;
 		usleep(100000);
@@ -624,7 +531,7 @@ static void test_timeout_zero(const struct vt_dev *d)
 	vt_check_ret(vt_region_write32(h.v.device, 0, EDU_IRQ_RAISE, 1), "raise MSI");
 	vt_check(vt_efd_wait(h.msi_efd, 5000) >= 1, "no MSI while the unbind waits");
 	vt_region_write32(h.v.device, 0, EDU_IRQ_ACK, 0xffffffff);
-	vt_check_eq(wait_child(pid, 100), (uint64_t)-1, "unbind did not wait for the close");
+	vt_check_eq(vt_wait_child(pid, 100), (uint64_t)-1, "unbind did not wait for the close");
 close:
 	finish_case(&h, &u, pid, d);
 out:
@@ -824,7 +731,7 @@ static void test_race(const struct vt_dev *d)
 		 "bus master or decode on after the race (COMMAND %#x)", cmd);
 	vt_check_eq(msi_vectors(d->bdf), 0, "MSI vectors left after the race");
 	vt_check_errno(get_info(h.v.device), ENODEV, "GET_INFO after the race");
-	vt_check_eq(wait_child(pid, 100), (uint64_t)-1, "unbind did not wait for the close");
+	vt_check_eq(vt_wait_child(pid, 100), (uint64_t)-1, "unbind did not wait for the close");
 close:
 	finish_case(&h, &u, pid, d);
 out:

@@ -37,7 +37,6 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 
-#define DEBUGFS			"/sys/kernel/debug/vfio-pci-ng"
 #define PCI_SECONDARY_BUS	0x19	/* secondary, then subordinate */
 #define NOWHERE_BUS		0xfe
 #define EDU_ID			0x00
@@ -48,103 +47,29 @@ struct hot_reset {
 	int32_t fds[1];
 };
 
-static int sysfs_config_rw(const char *bdf, unsigned int off, void *val, size_t len, bool write)
-{
-	char path[128];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
-	fd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write ? pwrite(fd, val, len, off) : pread(fd, val, len, off);
-	close(fd);
-	return n == (ssize_t)len ? 0 : -EIO;
-}
-
 /* Vendor and device ID as the host reads them (all ones: no answer). */
 static uint32_t host_id(const char *bdf)
 {
 	uint32_t id = 0;
 
-	if (sysfs_config_rw(bdf, 0, &id, 4, false))
+	if (vt_sysfs_config_rw(bdf, 0, &id, 4, false))
 		vt_diag("%s: cannot read config through sysfs", bdf);
 	return id;
-}
-
-/* The BDF of the bridge above bdf, from the sysfs path. */
-static bool parent_bdf(const char *bdf, char *out, size_t len)
-{
-	char path[PATH_MAX], real[PATH_MAX], *slash, *parent;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
-	if (!realpath(path, real))
-		return false;
-	slash = strrchr(real, '/');
-	if (!slash)
-		return false;
-	*slash = '\0';
-	parent = strrchr(real, '/');
-	if (!parent || strlen(parent + 1) != 12)	/* 0000:00:00.0 */
-		return false;
-	snprintf(out, len, "%s", parent + 1);
-	return true;
 }
 
 /* "health: ..." of the device's debugfs state, "" when absent. */
 static const char *health(const char *bdf)
 {
 	static char buf[4096], out[32];
-	char path[PATH_MAX], *p;
-	int n;
+	char *p;
 
-	snprintf(path, sizeof(path), DEBUGFS "/%s/state", bdf);
 	out[0] = '\0';
-	n = vt_read_file(path, buf, sizeof(buf));
-	if (n < 0)
+	if (vt_debugfs_read(bdf, "state", buf, sizeof(buf)) < 0)
 		return out;
 	p = strstr(buf, "\nhealth: ");
 	if (p)
 		sscanf(p + 9, "%31s", out);
 	return out;
-}
-
-/* /dev/kmsg positioned at its end, or -1. */
-static int kmsg_open(void)
-{
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Records since kmsg_open() that name bdf and contain what. */
-static int kmsg_count(int fd, const char *bdf, const char *what)
-{
-	char rec[1024];
-	int n = 0;
-
-	if (fd < 0)
-		return -1;
-	for (;;) {
-		ssize_t len = read(fd, rec, sizeof(rec) - 1);
-
-		if (len < 0 && errno == EPIPE)
-			continue;
-		if (len <= 0)
-			break;
-		rec[len] = '\0';
-		if (strstr(rec, bdf) && strstr(rec, what)) {
-			rec[strcspn(rec, "\n")] = '\0';
-			vt_diag("kernel log: %s", rec);
-			n++;
-		}
-	}
-	return n;
 }
 
 static int hot_reset(int dev, int group)
@@ -167,8 +92,8 @@ static bool cut_bus(const char *bridge, const uint8_t saved[2], bool cut)
 {
 	uint8_t nums[2] = { NOWHERE_BUS, NOWHERE_BUS };
 
-	return vt_check_ret(sysfs_config_rw(bridge, PCI_SECONDARY_BUS, cut ? nums : (void *)saved,
-					    2, true),
+	return vt_check_ret(vt_sysfs_config_rw(bridge, PCI_SECONDARY_BUS,
+					       cut ? nums : (void *)saved, 2, true),
 			    "%s: %s the bus numbers", bridge, cut ? "move away" : "restore");
 }
 
@@ -213,7 +138,7 @@ static void test_dead_open(const struct vt_dev *a, const char *bridge, const uin
 			  "a function that does not answer: open fails with ENODEV"))
 		return;
 	vt_begin("a function that does not answer: open fails with ENODEV, once in the log");
-	kmsg = kmsg_open();
+	kmsg = vt_kmsg_open();
 	if (!cut_bus(bridge, saved, true)) {
 		vt_end();
 		return;
@@ -230,7 +155,8 @@ static void test_dead_open(const struct vt_dev *a, const char *bridge, const uin
 	if (ret >= 0)
 		vt_vfio_close(&v);
 	vt_check(!strcmp(health(a->bdf), "dead"), "health '%s', want dead", health(a->bdf));
-	vt_check_eq(kmsg_count(kmsg, a->bdf, "does not answer"), 1, "log lines 'does not answer'");
+	vt_check_eq(vt_kmsg_count(kmsg, a->bdf, "does not answer", INT_MAX), 1,
+		    "log lines 'does not answer'");
 
 	cut_bus(bridge, saved, false);
 	vt_check_eq(host_id(a->bdf), 0x11e81234, "%s: ID with the bus numbers back", a->bdf);
@@ -239,7 +165,8 @@ static void test_dead_open(const struct vt_dev *a, const char *bridge, const uin
 		vt_check(!strcmp(health(a->bdf), "ok"), "health '%s', want ok", health(a->bdf));
 		vt_vfio_close(&v);
 	}
-	vt_check_eq(kmsg_count(kmsg, a->bdf, "answers again"), 1, "log lines 'answers again'");
+	vt_check_eq(vt_kmsg_count(kmsg, a->bdf, "answers again", INT_MAX), 1,
+		    "log lines 'answers again'");
 	if (kmsg >= 0)
 		close(kmsg);
 	vt_end();
@@ -297,15 +224,15 @@ int main(void)
 			pair[np++] = edus[i];
 	if (np < 2)
 		vt_skip_all("no edu pair behind a bridge");
-	if (!parent_bdf(pair[0].bdf, bridge, sizeof(bridge)) ||
-	    !parent_bdf(pair[1].bdf, other, sizeof(other)) || strcmp(bridge, other))
+	if (!vt_parent_bdf(pair[0].bdf, bridge, sizeof(bridge)) ||
+	    !vt_parent_bdf(pair[1].bdf, other, sizeof(other)) || strcmp(bridge, other))
 		vt_skip_all("the edu pair is not behind one bridge");
 
 	vt_plan(3);
 	vt_diag("kernel %s, %s; pair %s %s behind %s", vt_kernel(),
 		vt_baseline() ? "baseline" : "ng", pair[0].bdf, pair[1].bdf, bridge);
 	if (vt_bind(pair[0].bdf) || vt_bind(pair[1].bdf) ||
-	    sysfs_config_rw(bridge, PCI_SECONDARY_BUS, saved, 2, false)) {
+	    vt_sysfs_config_rw(bridge, PCI_SECONDARY_BUS, saved, 2, false)) {
 		vt_ok(false, "bind the pair, read the bridge's bus numbers");
 		vt_ok(false, "bind the pair, read the bridge's bus numbers");
 		vt_ok(false, "bind the pair, read the bridge's bus numbers");

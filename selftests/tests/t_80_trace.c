@@ -370,39 +370,6 @@ out:
 	vt_end();
 }
 
-static bool parent_bdf(const char *bdf, char *out, size_t len)
-{
-	char path[PATH_MAX], real[PATH_MAX], *slash, *parent;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
-	if (!realpath(path, real))
-		return false;
-	slash = strrchr(real, '/');
-	if (!slash)
-		return false;
-	*slash = '\0';
-	parent = strrchr(real, '/');
-	if (!parent || strncmp(parent + 1, "pci", 3) == 0)
-		return false;
-	snprintf(out, len, "%s", parent + 1);
-	return true;
-}
-
-static int sysfs_cfg16(const char *bdf, unsigned int off, uint16_t *val, bool write)
-{
-	char path[PATH_MAX];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
-	fd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write ? pwrite(fd, val, 2, off) : pread(fd, val, 2, off);
-	close(fd);
-	return n == 2 ? 0 : -EIO;
-}
-
 /* ERR: an uncorrectable error injected by the host into vrng. */
 static void test_err(const char *bdf)
 {
@@ -414,14 +381,14 @@ static void test_err(const char *bdf)
 
 	vt_begin("ERR: an injected AER error (signal, eventfd) on vrng %s", bdf);
 	trace_clear();
-	if (!vt_check(parent_bdf(bdf, port, sizeof(port)), "no root port") ||
+	if (!vt_check(vt_parent_bdf(bdf, port, sizeof(port)), "no root port") ||
 	    !vt_check_ret(vt_vfio_open(&v, bdf), "open"))
 		goto out;
 	if (vt_check_ret(vt_config_read16(v.device, PCI_COMMAND, &cmd), "read command"))
 		vt_config_write16(v.device, PCI_COMMAND, cmd | PCI_COMMAND_SERR);
-	if (!sysfs_cfg16(port, PCI_COMMAND, &port_cmd, false)) {
+	if (!vt_sysfs_config_rw(port, PCI_COMMAND, &port_cmd, 2, false)) {
 		c = port_cmd | PCI_COMMAND_SERR;
-		port_set = !sysfs_cfg16(port, PCI_COMMAND, &c, true);
+		port_set = !vt_sysfs_config_rw(port, PCI_COMMAND, &c, 2, true);
 	}
 	if (vt_check_ok(vt_irq_set_fd(v.device, VFIO_PCI_ERR_IRQ_INDEX, efd), "ERR eventfd")) {
 		ret = vt_host_cmd("pcie_aer_inject_error vrng COMP_ABORT", resp, sizeof(resp));
@@ -432,7 +399,7 @@ static void test_err(const char *bdf)
 		vt_irq_set_fd(v.device, VFIO_PCI_ERR_IRQ_INDEX, -1);
 	}
 	if (port_set)
-		sysfs_cfg16(port, PCI_COMMAND, &port_cmd, true);
+		vt_sysfs_config_rw(port, PCI_COMMAND, &port_cmd, 2, true);
 	vt_vfio_close(&v);
 out:
 	close(efd);

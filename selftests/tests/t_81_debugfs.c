@@ -29,7 +29,6 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
-#define DEBUGFS		"/sys/kernel/debug/vfio-pci-ng"
 #define PCI_COMMAND		0x04
 #define PCI_COMMAND_MEMORY	0x2
 #define PCI_COMMAND_MASTER	0x4
@@ -41,26 +40,6 @@
 
 static char buf[65536];
 static char comm[32];
-
-/* A debugfs file of a device in buf; its length or -errno. */
-static int dbg_read(const char *bdf, const char *file)
-{
-	char path[PATH_MAX];
-	ssize_t n, len = 0;
-	int fd;
-
-	snprintf(path, sizeof(path), DEBUGFS "/%s/%s", bdf, file);
-	buf[0] = '\0';
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (len < (ssize_t)sizeof(buf) - 1 &&
-	       (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += n;
-	buf[len] = '\0';
-	close(fd);
-	return len;
-}
 
 /* The value of "key: value" in buf (static copy, "" when absent). */
 static const char *val(const char *key)
@@ -94,7 +73,7 @@ static bool check_val(const char *key, const char *want)
 
 static bool state(const char *bdf)
 {
-	return vt_check(dbg_read(bdf, "state") > 0, "read %s/state", bdf);
+	return vt_check(vt_debugfs_read(bdf, "state", buf, sizeof(buf)) > 0, "read %s/state", bdf);
 }
 
 static bool has_reset(const char *bdf, char *first, size_t len)
@@ -195,13 +174,13 @@ static void test_config_map(const char *bdf)
 	long size;
 
 	vt_begin("config_map of edu %s: per byte virtual, hardware or read-only", bdf);
-	if (vt_check(dbg_read(bdf, "config_map") > 0, "read config_map"))
+	if (vt_check(vt_debugfs_read(bdf, "config_map", buf, sizeof(buf)) > 0, "read config_map"))
 		vt_check(strstr(buf, "not open") != NULL, "closed device: '%s'", buf);
 	size = vt_sysfs_size(bdf, "config");
 	want_size = size > 0 ? (unsigned int)size : 256;
 	if (!vt_check_ret(vt_vfio_open(&v, bdf), "open"))
 		goto out;
-	if (vt_check(dbg_read(bdf, "config_map") > 0, "read config_map")) {
+	if (vt_check(vt_debugfs_read(bdf, "config_map", buf, sizeof(buf)) > 0, "read config_map")) {
 		/* Lines "ooo: xxxxxxxx xxxxxxxx ...", comments start with '#'. */
 		for (char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
 			unsigned int o;
@@ -244,18 +223,10 @@ out:
 
 static void test_devset_bridge(const struct vt_dev *edu, int n)
 {
-	const char *a = NULL, *b = NULL;
+	const char *a, *b;
 	char dev_set[256];
 
-	for (int i = 0; i < n; i++) {
-		if (!vt_behind_bridge(edu[i].bdf))
-			continue;
-		if (!a)
-			a = edu[i].bdf;
-		else if (!b)
-			b = edu[i].bdf;
-	}
-	if (!a || !b) {
+	if (!vt_bridge_pair(edu, n, &a, &b)) {
 		vt_skip("no two edus behind a bridge (bridge topology)", "dev_set of a bus");
 		return;
 	}
@@ -288,10 +259,10 @@ static void test_resets_power(const char *bdf)
 		goto out;
 	if (!vt_check_ret(vt_vfio_open(&v, bdf), "open"))
 		goto out;
-	if (vt_check(dbg_read(bdf, "resets") > 0, "read resets"))
+	if (vt_check(vt_debugfs_read(bdf, "resets", buf, sizeof(buf)) > 0, "read resets"))
 		sscanf(buf, "# %u resets", &before);
 	if (vt_check_ok(ioctl(v.device, VFIO_DEVICE_RESET), "VFIO_DEVICE_RESET") &&
-	    vt_check(dbg_read(bdf, "resets") > 0, "read resets")) {
+	    vt_check(vt_debugfs_read(bdf, "resets", buf, sizeof(buf)) > 0, "read resets")) {
 		sscanf(buf, "# %u resets", &after);
 		vt_check_eq(after, before + 1, "reset count");
 		buf[strlen(buf) - 1] = '\0';
@@ -328,7 +299,7 @@ static void test_lifetime(const char *bdf)
 	int fd;
 
 	vt_begin("the directory of %s goes with unbind, comes with bind; files read-only", bdf);
-	snprintf(path, sizeof(path), DEBUGFS "/%s/state", bdf);
+	snprintf(path, sizeof(path), VT_DEBUGFS "/%s/state", bdf);
 	if (vt_check(stat(path, &st) == 0, "stat %s", path))
 		vt_check_eq(st.st_mode & 0777, 0400, "mode of state");
 	/* Root passes the mode check: the write itself must fail. */
@@ -337,7 +308,7 @@ static void test_lifetime(const char *bdf)
 	if (fd >= 0)
 		close(fd);
 	vt_check_ret(vt_release(bdf), "unbind");
-	snprintf(path, sizeof(path), DEBUGFS "/%s", bdf);
+	snprintf(path, sizeof(path), VT_DEBUGFS "/%s", bdf);
 	vt_check(stat(path, &st) < 0 && errno == ENOENT, "%s still there after unbind", path);
 	vt_check_ret(vt_bind(bdf), "bind");
 	vt_check(stat(path, &st) == 0, "%s missing after bind", path);
@@ -357,8 +328,8 @@ int main(void)
 	nnvme = vt_find_devices(0x1b36, 0x0010, nvme, 2);
 	snprintf(comm, sizeof(comm), "%.15s", program_invocation_short_name);
 	vt_plan(5);
-	if (access(DEBUGFS, R_OK))
-		vt_bail("no %s", DEBUGFS);
+	if (access(VT_DEBUGFS, R_OK))
+		vt_bail("no %s", VT_DEBUGFS);
 	if (vt_bind(edu[0].bdf))
 		vt_bail("cannot bind %s", edu[0].bdf);
 

@@ -106,18 +106,10 @@ out:
 
 static void test_bridge(const struct vt_dev *edu, int n)
 {
-	const char *a = NULL, *b = NULL;
+	const char *a, *b;
 	char want[2048];
 
-	for (int i = 0; i < n; i++) {
-		if (!vt_behind_bridge(edu[i].bdf))
-			continue;
-		if (!a)
-			a = edu[i].bdf;
-		else if (!b)
-			b = edu[i].bdf;
-	}
-	if (!a || !b) {
+	if (!vt_bridge_pair(edu, n, &a, &b)) {
 		vt_skip("no two edus behind a bridge", "bridge group");
 		return;
 	}
@@ -143,20 +135,12 @@ static void test_bridge(const struct vt_dev *edu, int n)
 /* A group made non-viable: the other edu behind the bridge on a host driver. */
 static void test_nonviable(const struct vt_dev *edu, int n)
 {
-	const char *a = NULL, *b = NULL, *ko = getenv("VFIO_TEST_INJECT_KO");
+	const char *a, *b, *ko = getenv("VFIO_TEST_INJECT_KO");
 	char want[2048], drv[64] = "";
 	bool loaded = false;
 	int st;
 
-	for (int i = 0; i < n; i++) {
-		if (!vt_behind_bridge(edu[i].bdf))
-			continue;
-		if (!a)
-			a = edu[i].bdf;
-		else if (!b)
-			b = edu[i].bdf;
-	}
-	if (!a || !b) {
+	if (!vt_bridge_pair(edu, n, &a, &b)) {
 		vt_skip("no two edus behind a bridge", "non-viable group");
 		return;
 	}

@@ -45,7 +45,6 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 
-#define DEBUGFS			"/sys/kernel/debug/vfio-pci-ng"
 #define PCI_COMMAND		0x04
 #define PCI_COMMAND_INTX_DISABLE 0x400
 #define PCI_CAP_ID_MSI		0x05
@@ -111,26 +110,6 @@ static bool pol_write_ok(const char *bdf, const char *attr, const char *val)
 	return vt_check_ret(pol_set(bdf, attr, val), "write %s=%s", attr, val);
 }
 
-/* A debugfs file of the device in buf: its length or -errno. */
-static int dbg_read(const char *bdf, const char *file)
-{
-	char path[PATH_MAX];
-	ssize_t n, len = 0;
-	int fd;
-
-	snprintf(path, sizeof(path), DEBUGFS "/%s/%s", bdf, file);
-	buf[0] = '\0';
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (len < (ssize_t)sizeof(buf) - 1 &&
-	       (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += n;
-	buf[len] = '\0';
-	close(fd);
-	return len;
-}
-
 /* "key: value" of the debugfs state file (static copy, "" when absent). */
 static const char *state_val(const char *bdf, const char *key)
 {
@@ -139,7 +118,7 @@ static const char *state_val(const char *bdf, const char *key)
 	const char *p;
 
 	out[0] = '\0';
-	if (dbg_read(bdf, "state") <= 0)
+	if (vt_debugfs_read(bdf, "state", buf, sizeof(buf)) <= 0)
 		return out;
 	snprintf(k, sizeof(k), "\n%s: ", key);
 	p = strstr(buf, k);
@@ -161,7 +140,7 @@ static int resets_total(const char *bdf, char *last, size_t len)
 	const char *p, *q = NULL;
 
 	last[0] = '\0';
-	if (dbg_read(bdf, "resets") < 0 || sscanf(buf, "# %u resets", &n) != 1)
+	if (vt_debugfs_read(bdf, "resets", buf, sizeof(buf)) < 0 || sscanf(buf, "# %u resets", &n) != 1)
 		return -1;
 	for (p = buf; (p = strstr(p, "scope=")); p++)
 		q = p + strlen("scope=");
@@ -592,7 +571,7 @@ static char map_kind(const char *bdf, unsigned int off)
 {
 	unsigned int pos = 0;
 
-	if (dbg_read(bdf, "config_map") <= 0)
+	if (vt_debugfs_read(bdf, "config_map", buf, sizeof(buf)) <= 0)
 		return '?';
 	for (char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
 		char *q = strchr(p, ':');
@@ -738,15 +717,6 @@ static int count_lines(const char *log, const char *a, const char *b)
 	return n;
 }
 
-static int kmsg_open(void)
-{
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd >= 0)
-		lseek(fd, 0, SEEK_END);
-	return fd;
-}
-
 static char logbuf[65536];
 
 static void test_audit(const struct vt_dev *d)
@@ -766,7 +736,7 @@ static void test_audit(const struct vt_dev *d)
 	snprintf(at0, sizeof(at0), "config read at 0x%03x ", UNASSIGNED);
 	snprintf(at4, sizeof(at4), "config read at 0x%03x ", UNASSIGNED + 4);
 	snprintf(at8, sizeof(at8), "config write at 0x%03x ", UNASSIGNED + 8);
-	kfd = kmsg_open();
+	kfd = vt_kmsg_open();
 	if (!vt_check(kfd >= 0, "/dev/kmsg: %s", strerror(errno)))
 		goto out;
 	if (!pol_write_ok(d->bdf, "unassigned_config", "audit") ||

@@ -29,14 +29,6 @@
 #define REQ_AGAIN_MS	15000	/* the core repeats the request every 10 s */
 #define GONE_WAIT_MS	20000
 
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 /* Wait until path no longer exists; returns the ms it took, -1 on timeout. */
 static long wait_gone(const char *path, int ms)
 {
@@ -44,11 +36,11 @@ static long wait_gone(const char *path, int ms)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (access(path, F_OK) == 0) {
-		if (ms_since(&t0) > ms)
+		if (vt_ms_since(&t0) > ms)
 			return -1;
 		usleep(10000);
 	}
-	return ms_since(&t0);
+	return vt_ms_since(&t0);
 }
 
 static bool topology_has_vrng(void)
@@ -95,7 +87,7 @@ int main(void)
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		c = vt_efd_wait(efd, REQ_WAIT_MS);
 		if (vt_check(c >= 1, "REQ eventfd did not fire within %d ms", REQ_WAIT_MS)) {
-			vt_diag("REQ after %ld ms", ms_since(&t0));
+			vt_diag("REQ after %ld ms", vt_ms_since(&t0));
 			/* Still ours while we hold it: the removal waits for us. */
 			vt_check(access(devpath, F_OK) == 0, "device gone while still open");
 			vt_check_ret(vt_config_read16(v.device, PCI_VENDOR_ID, &vid),
@@ -105,7 +97,7 @@ int main(void)
 			c = vt_efd_wait(efd, REQ_AGAIN_MS);
 			vt_check(c >= 1, "REQ not repeated within %d ms", REQ_AGAIN_MS);
 			if (c)
-				vt_diag("REQ repeated after %ld ms", ms_since(&t0));
+				vt_diag("REQ repeated after %ld ms", vt_ms_since(&t0));
 		}
 	}
 	vt_end();

@@ -215,11 +215,7 @@ int main(void)
 	const struct vt_dev *edu = NULL;
 	bool has_vga = false;
 
-	ndevs = vt_lab_devices(devs, VT_MAX_DEVS);
-	if (ndevs <= 0)
-		vt_skip_all("no lab devices in this topology");
-	if (vt_bind_all(devs, ndevs))
-		vt_bail("cannot bind the lab devices to " VT_DRIVER);
+	ndevs = vt_lab_bind(devs, VT_MAX_DEVS);
 	for (int i = 0; i < ndevs && !edu; i++)
 		if (strcmp(devs[i].name, "edu") == 0 && !vt_behind_bridge(devs[i].bdf))
 			edu = &devs[i];
