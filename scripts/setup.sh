@@ -82,8 +82,26 @@ if [ $image -eq 1 ]; then
 	"$here/install-image.sh" prepare &
 	image_pid=$!
 fi
+# The debug kernel build is the long step of a cold setup (15-35 minutes);
+# the other kernels are mostly downloads and extraction, so they are
+# prepared alongside it rather than after it.
+debug_pid=
 if [ $prepare -eq 1 ]; then
-	"$here/kernels.sh" prepare "$@"
+	others=()
+	for k in "$@"; do
+		if [ "$k" = debug ]; then
+			"$here/kernels.sh" prepare debug &
+			debug_pid=$!
+		else
+			others+=("$k")
+		fi
+	done
+	if [ ${#others[@]} -gt 0 ]; then
+		"$here/kernels.sh" prepare "${others[@]}"
+	fi
+fi
+if [ -n "$debug_pid" ]; then
+	wait "$debug_pid"
 fi
 if [ -n "$image_pid" ]; then
 	wait "$image_pid"
