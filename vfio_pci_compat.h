@@ -122,9 +122,10 @@ struct vfio_device_info_cap_pci_atomic_comp {
 #endif
 
 /*
- * Without huge PFN mappings (6.1 in the matrix, and 6.3-6.11), the first
- * fault in a BAR mapping fills the whole vma in one page table walk
- * (vfio_pci_mmap_populate()); with them, faults map PUD and PMD blocks.
+ * Without huge PFN mappings (6.1 and the debug 6.12, which has no THP, in
+ * the matrix; 6.3-6.11), the first fault in a BAR mapping fills the whole
+ * vma in one page table walk (vfio_pci_mmap_populate()); with them, faults
+ * map PUD and PMD blocks.
  */
 #ifndef VFIO_PCI_HAVE_HUGE_PFNMAP
 #define VFIO_PCI_POPULATE_WHOLE_VMA 1
