@@ -179,7 +179,7 @@ prepare_debug() {
 	local dir start
 	dir=$(imgdir debug)
 	[ -f "$dir/.done" ] && return 0
-	log "building the debug kernel into $dir (about 10-25 minutes, once per machine)"
+	log "building the debug kernel into $dir (about 25 minutes on 2 idle cores, once per machine)"
 	start=$(date +%s)
 	mkdir -p "$dir"
 	build_debug "$dir" > "$dir/build.log" 2>&1 || {
