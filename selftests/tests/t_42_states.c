@@ -56,23 +56,6 @@
 #define MAX_PM			2
 #define CASES_RACE		1
 
-static bool wait_attr(const char *bdf, const char *attr, const char *want, int ms)
-{
-	struct timespec t0;
-	char buf[64] = "";
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		if (vt_sysfs_read(bdf, attr, buf, sizeof(buf)) >= 0 && !strcmp(buf, want))
-			return true;
-		if (vt_ms_since(&t0) > ms)
-			break;
-		usleep(10000);
-	}
-	vt_diag("%s: %s is '%s' after %d ms, want %s", bdf, attr, buf, ms, want);
-	return false;
-}
-
 /* The command register in the hardware (sysfs config: the host's view). */
 static int hw_command(const char *bdf, uint16_t *cmd)
 {
@@ -182,13 +165,13 @@ static int set_pmcsr_state(struct pmdev *p, unsigned int state)
 static bool to_d3hot(struct pmdev *p)
 {
 	return vt_check_ret(set_pmcsr_state(p, 3), "PMCSR <- D3hot") &&
-	       vt_check(wait_attr(p->d->bdf, "power_state", "D3hot", 0), "not in D3hot");
+	       vt_check(vt_wait_attr(p->d->bdf, "power_state", "D3hot", 0), "not in D3hot");
 }
 
 static bool to_d0(struct pmdev *p)
 {
 	return vt_check_ret(set_pmcsr_state(p, 0), "PMCSR <- D0") &&
-	       vt_check(wait_attr(p->d->bdf, "power_state", "D0", 0), "not in D0");
+	       vt_check(vt_wait_attr(p->d->bdf, "power_state", "D0", 0), "not in D0");
 }
 
 static bool pm_open(struct pmdev *p)
@@ -312,7 +295,7 @@ static void test_d3_reset(struct pmdev *p)
 	}
 	if (to_d3hot(p)) {
 		vt_check_ok(ioctl(p->v.device, VFIO_DEVICE_RESET), "VFIO_DEVICE_RESET");
-		vt_check(wait_attr(p->d->bdf, "power_state", "D0", 0), "not in D0 after the reset");
+		vt_check(vt_wait_attr(p->d->bdf, "power_state", "D0", 0), "not in D0 after the reset");
 		if (vt_check_ret(vt_config_read32(p->v.device, 0, &val), "config read"))
 			vt_check_eq(val, (uint32_t)p->d->device << 16 | p->d->vendor, "IDs");
 	}
@@ -404,7 +387,7 @@ static void test_d3_bar_and_close(struct pmdev *p)
 	vt_check_err(vt_region_read32(p->v.device, (uint32_t)bar, 0, &val), EIO, "BAR read in D3hot");
 	vt_vfio_close(&p->v);
 	if (vt_check(pm_open(p), "reopen after close in D3hot")) {
-		vt_check(wait_attr(p->d->bdf, "power_state", "D0", 0), "not in D0 at reopen");
+		vt_check(vt_wait_attr(p->d->bdf, "power_state", "D0", 0), "not in D0 at reopen");
 		if (vt_check_ret(vt_config_read32(p->v.device, 0, &val), "config read"))
 			vt_check_eq(val, (uint32_t)p->d->device << 16 | p->d->vendor, "IDs");
 		vt_check_ret(vt_region_read32(p->v.device, (uint32_t)bar, 0, &val), "BAR read in D0");
@@ -424,7 +407,7 @@ static void test_suspend_intx_bit(struct pmdev *p)
 		return;
 	}
 	/* Idle (closed): the function runtime-suspends to D3hot. */
-	if (vt_check(wait_attr(p->d->bdf, "power/runtime_status", "suspended", STATE_WAIT_MS),
+	if (vt_check(vt_wait_attr(p->d->bdf, "power/runtime_status", "suspended", STATE_WAIT_MS),
 		     "not runtime suspended while closed") &&
 	    vt_check_ret(hw_command(p->d->bdf, &hw), "hardware command"))
 		vt_check(!(hw & PCI_COMMAND_INTX_DISABLE),
@@ -436,8 +419,8 @@ static void test_suspend_intx_bit(struct pmdev *p)
 			  VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY } };
 
 		if (vt_check_ok(ioctl(p->v.device, VFIO_DEVICE_FEATURE, &f), "LOW_POWER_ENTRY") &&
-		    vt_check(wait_attr(p->d->bdf, "power/runtime_status", "suspended",
-				       STATE_WAIT_MS), "not suspended after ENTRY") &&
+		    vt_check(vt_wait_attr(p->d->bdf, "power/runtime_status", "suspended",
+					  STATE_WAIT_MS), "not suspended after ENTRY") &&
 		    vt_check_ret(hw_command(p->d->bdf, &hw), "hardware command"))
 			vt_check(!(hw & PCI_COMMAND_INTX_DISABLE),
 				 "LOW_POWER_ENTRY: INTx-disable set while suspended (%#06x)", hw);
