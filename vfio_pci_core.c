@@ -498,7 +498,8 @@ static unsigned long vfio_pci_vma_pfn(struct vfio_pci_ng_device *vpdev,
 
 #ifdef VFIO_PCI_POPULATE_WHOLE_VMA
 /*
- * Whole-vma population (kernels without huge PFN mappings: 6.1).
+ * Whole-vma population (kernels without huge PFN mappings: 6.1, and the
+ * debug 6.12, built without THP).
  *
  * The first fault in a vma writes every missing PTE of it in one walk of
  * the page tables, with apply_to_page_range(): the special PTEs that
