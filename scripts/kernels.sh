@@ -175,18 +175,31 @@ build_debug() {
 	ln -sfn "root/lib/modules/$(cat "$dir/release")" "$dir/modules"
 }
 
+# One build at a time: a second "prepare debug" (make check's, while setup.sh
+# --debug-behind builds it) waits for the first and then finds it done.
 prepare_debug() {
 	local dir start
 	dir=$(imgdir debug)
 	[ -f "$dir/.done" ] && return 0
+	mkdir -p "$dir"
+	exec 9> "$dir.lock"
+	if ! flock -n 9; then
+		log "waiting for the debug kernel build of another process ($dir/build.log)"
+		flock 9
+		# Done, or failed: not built a second time in a row.
+		[ -f "$dir/.done" ] ||
+			die "the debug kernel build of another process failed (log: $dir/build.log)"
+		exec 9>&-
+		return 0
+	fi
 	log "building the debug kernel into $dir (about 25 minutes on 2 idle cores, once per machine)"
 	start=$(date +%s)
-	mkdir -p "$dir"
 	build_debug "$dir" > "$dir/build.log" 2>&1 || {
 		tail -n 30 "$dir/build.log" >&2
 		die "debug kernel build failed (log: $dir/build.log)"
 	}
 	touch "$dir/.done"
+	exec 9>&-
 	log "debug kernel built in $(($(date +%s) - start)) s"
 }
 

@@ -5,24 +5,30 @@
 # prepare the kernel matrix (scripts/kernels.sh prepare).  Idempotent: a
 # warm machine costs a few dpkg queries.
 #
-#   setup.sh [--no-kernels] [--install-image] [KERNEL...]
+#   setup.sh [--no-kernels] [--install-image] [--debug-behind] [KERNEL...]
 #
 # --install-image: also the Debian 12 image of the install test
 # (scripts/install-image.sh), built while the other kernels are prepared.
+# --debug-behind: start the debug kernel build (when it is missing) at nice 10
+# and return without waiting for it; "kernels.sh prepare debug" waits for it
+# later (make check: selftests/check.py --late-kernel debug, while the other
+# kernels' VMs run).
 
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 prepare=1
-if [ "${1:-}" = "--no-kernels" ]; then
-	prepare=0
-	shift
-fi
 image=0
-if [ "${1:-}" = "--install-image" ]; then
-	image=1
+behind=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--no-kernels) prepare=0 ;;
+	--install-image) image=1 ;;
+	--debug-behind) behind=1 ;;
+	*) break ;;
+	esac
 	shift
-fi
+done
 
 installed() { dpkg-query -W -f '${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 
@@ -89,7 +95,9 @@ debug_pid=
 if [ $prepare -eq 1 ]; then
 	others=()
 	for k in "$@"; do
-		if [ "$k" = debug ]; then
+		if [ "$k" = debug ] && [ $behind -eq 1 ]; then
+			nice -n 10 "$here/kernels.sh" prepare debug &
+		elif [ "$k" = debug ]; then
 			"$here/kernels.sh" prepare debug &
 			debug_pid=$!
 		else

@@ -5,7 +5,7 @@
     check.py [--kernels 6.1,6.12,debug] [--modes baseline,ng] [--topology all]
              [--runs main,sriov,nointxmask,install] [--module-for KERNEL=KO ...]
              [--tests DIR] [--timeout S] [--logdir DIR] [--keep] [--verbose]
-             [--quiet] [--jobs N]
+             [--quiet] [--jobs N] [--late-kernel KERNEL]
 
 For every kernel and mode, one VM boot runs every test program on --topology
 (the main run), and one more boot per entry of EXTRA_RUNS runs the few
@@ -16,6 +16,13 @@ otherwise. Each run ends with "<kernel> <mode>: N passed, N failed, N
 skipped" ("<kernel> <mode> [<extra run>]: ..." for an extra run); the last
 line is the grand total "N passed, N failed, N skipped". Exit status 1 if
 anything failed.
+
+With --late-kernel K (make check: debug), K is prepared (scripts/kernels.sh
+prepare K, which waits for a build setup.sh --debug-behind started) and our
+module built for it (make sparse-K) while the other kernels' runs go; K's runs
+start when that is done, before the runs still waiting. Its output comes
+first, as "# ---- K: prepare and build ----"; if it fails, each of K's runs
+counts one failure.
 
 The "install" run (selftests/install-test.py, one job) installs the
 vfio-pci-ng-dkms package (make deb) in a Debian 12 VM and boots it on the
@@ -30,7 +37,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+import threading
 
 import vmtest
 
@@ -118,6 +125,9 @@ def _parse_args(argv):
     parser.add_argument('--jobs', type=int, default=min(2, os.cpu_count() or 1),
                         help='VMs run at once, each in its own process (default: 2); '
                              'a TCG guest keeps one core busy')
+    parser.add_argument('--late-kernel', action='append', default=[], metavar='KERNEL',
+                        help='prepare KERNEL and build our module for it (make sparse-KERNEL) '
+                             'while the other runs go; its runs wait for that')
     args = parser.parse_args(argv)
     for mode in args.modes:
         if mode not in vmtest.MODES:
@@ -218,6 +228,88 @@ def _run_one(args, kernel, mode, extra):
     return lines, counts
 
 
+def _prepare_late(kernel):
+    """scripts/kernels.sh prepare `kernel`, then make sparse-`kernel`: returns
+    (output, ok)."""
+    lines = []
+    for cmd in (['scripts/kernels.sh', 'prepare', kernel],
+                ['make', '--no-print-directory', f'sparse-{kernel}']):
+        proc = subprocess.run(cmd, cwd=vmtest.REPO, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, check=False)
+        lines += [f'$ {" ".join(cmd)}'] + (proc.stdout + proc.stderr).splitlines()
+        if proc.returncode:
+            lines.append(f'FAIL {kernel}: "{" ".join(cmd)}" exited {proc.returncode}')
+            return lines, False
+    return lines, True
+
+
+def _schedule(args, runs, late):
+    """Run `runs` on args.jobs workers, each taking the first run it may
+    start: a run of a kernel in `late` once that kernel's preparation
+    (_prepare_late, in a thread of its own from the start) is over. Yields
+    ('prepare', kernel, (output, ok)) and ('run', run, (output, counts)) as
+    they end."""
+    cond = threading.Condition()
+    pending = list(runs)
+    gates = dict.fromkeys(late)     # kernel: None while preparing, then (output, ok)
+    ended = []
+    workers = min(max(1, args.jobs), len(runs))
+    alive = [workers + len(late)]
+
+    def post(item, last=False):
+        with cond:
+            if item:
+                ended.append(item)
+            alive[0] -= last
+            cond.notify_all()
+
+    def prepare(kernel):
+        try:
+            result = _prepare_late(kernel)
+        except Exception as e:      # reported as the kernel's failure, not lost
+            result = ([f'FAIL {kernel}: preparing it raised {e!r}'], False)
+        with cond:
+            gates[kernel] = result
+        post(('prepare', kernel, result), last=True)
+
+    def take():
+        with cond:
+            while pending:
+                for i, run in enumerate(pending):
+                    if gates.get(run[0], True) is not None:
+                        return pending.pop(i)
+                cond.wait()
+            return None
+
+    def work():
+        while (run := take()) is not None:
+            gate = gates.get(run[0])
+            try:
+                if gate is not None and not gate[1]:
+                    raise RuntimeError(f'not run, {run[0]} is not prepared')
+                result = _run_one(args, *run)
+            except Exception as e:
+                result = ([f'FAIL {e}',
+                           f'{_run_name(*run)}: 0 passed, 1 failed, 0 skipped'], (0, 1, 0))
+            post(('run', run, result))
+        post(None, last=True)
+
+    threads = [threading.Thread(target=prepare, args=(k,), daemon=True) for k in late]
+    threads += [threading.Thread(target=work, daemon=True) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    over = False
+    while not over:
+        with cond:
+            while not ended and alive[0]:
+                cond.wait()
+            items, ended[:] = list(ended), []
+            over = not alive[0]
+        yield from items
+    for thread in threads:
+        thread.join()
+
+
 def main(argv=None):
     args = _parse_args(argv)
     try:
@@ -232,38 +324,49 @@ def main(argv=None):
 
     extras = [None] * (MAIN in args.runs) + [e for e in EXTRA_RUNS if e.name in args.runs]
     # Slowest first, so that parallel runs finish together: the debug
-    # kernel's, then the main runs before the short extra ones.
+    # kernel's, then the main runs before the short extra ones (a late
+    # kernel's runs are passed over until it is prepared).
     runs = sorted(((k, m, e) for k in kernels for e in extras for m in args.modes
                    if e is None or e.kernels is None or k in e.kernels),
                   key=lambda run: (run[0] != 'debug', run[2] is not None))
     install = [k for k in INSTALL_KERNELS if k in kernels] if INSTALL in args.runs else []
     if install:     # the longest run of all: first
         runs.insert(0, (','.join(install), INSTALL, None))
+    late = [k for k in dict.fromkeys(args.late_kernel) if k in kernels]
     print(f'# {len(runs)} runs, {args.jobs} at a time: '
-          + ', '.join(_run_name(*run) for run in runs), flush=True)
+          + ', '.join(_run_name(*run) for run in runs)
+          + ''.join(f'; {k} runs once {k} is prepared' for k in late), flush=True)
 
     passed = failed = skipped = 0
     failures = []
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = [pool.submit(_run_one, args, *run) for run in runs]
-        for run, future in zip(runs, futures):
-            lines, (p, f, s) = future.result()
-            print(f'# ---- {_run_name(*run)} ----')
+    for kind, what, result in _schedule(args, runs, late):
+        if kind == 'prepare':
+            lines, ok = result
+            print(f'# ---- {what}: prepare and build ----')
             for line in lines:
-                if args.quiet and not (line.startswith('FAIL') or SUMMARY.match(line)
-                                       or line.startswith('#')):
-                    continue
-                if TOTAL.match(line):
-                    continue    # vmtest's own grand total: ours comes last
-                print(line)
+                if not ok or not args.quiet or line.startswith('FAIL'):
+                    print(line)
             sys.stdout.flush()
-            if f:
-                failures += [f'{_run_name(*run)}: {line}' for line in lines
-                             if line.startswith(('FAIL', 'not ok'))
-                             or (SUMMARY.match(line) and ' 0 failed' not in line)]
-            passed += p
-            failed += f
-            skipped += s
+            if not ok:
+                failures += [line for line in lines if line.startswith('FAIL')]
+            continue
+        lines, (p, f, s) = result
+        print(f'# ---- {_run_name(*what)} ----')
+        for line in lines:
+            if args.quiet and not (line.startswith('FAIL') or SUMMARY.match(line)
+                                   or line.startswith('#')):
+                continue
+            if TOTAL.match(line):
+                continue    # vmtest's own grand total: ours comes last
+            print(line)
+        sys.stdout.flush()
+        if f:
+            failures += [f'{_run_name(*what)}: {line}' for line in lines
+                         if line.startswith(('FAIL', 'not ok'))
+                         or (SUMMARY.match(line) and ' 0 failed' not in line)]
+        passed += p
+        failed += f
+        skipped += s
     if failures:    # again at the end, where a CI log's tail shows them
         print('# ---- failures ----')
         print('\n'.join(failures))
