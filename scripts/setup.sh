@@ -88,9 +88,10 @@ if [ $image -eq 1 ]; then
 	"$here/install-image.sh" prepare &
 	image_pid=$!
 fi
-# The debug kernel build is the long step of a cold setup (15-35 minutes);
-# the other kernels are mostly downloads and extraction, so they are
-# prepared alongside it rather than after it.
+# The debug kernel build is the long step of a cold setup (about 20 minutes
+# on 2 idle cores); the other kernels are mostly downloads and extraction,
+# so they are prepared alongside it rather than after it, and with
+# --debug-behind nothing waits for it here.
 debug_pid=
 if [ $prepare -eq 1 ]; then
 	others=()
