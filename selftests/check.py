@@ -21,8 +21,8 @@ With --late-kernel K (make check: debug), K is prepared (scripts/kernels.sh
 prepare K, which waits for a build setup.sh --debug-behind started) and our
 module built for it (make sparse-K) while the other kernels' runs go; K's runs
 start when that is done, before the runs still waiting. Its output comes
-first, as "# ---- K: prepare and build ----"; if it fails, each of K's runs
-counts one failure.
+when it ends, as "# ---- K: prepare and build ----"; if it fails, each of
+K's runs counts one failure. Each run's output comes when the run ends.
 
 The "install" run (selftests/install-test.py, one job) installs the
 vfio-pci-ng-dkms package (make deb) in a Debian 12 VM and boots it on the
