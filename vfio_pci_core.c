@@ -2357,9 +2357,8 @@ static void vfio_pci_request(struct vfio_device *core_vdev, unsigned int count)
 {
 	struct vfio_pci_ng_device *vpdev = to_vpdev(core_vdev);
 	struct pci_dev *pdev = vpdev->pdev;
-	bool signalled = vfio_pci_signal_req(vpdev);
+	bool signalled = vfio_pci_signal_req(vpdev, count);
 
-	vfio_pci_trace_signal(vpdev, VFIO_PCI_REQ_IRQ_INDEX, count, signalled);
 	if (signalled) {
 		if (!(count % 10))
 			pci_notice_ratelimited(pdev, "Relaying device request to user (#%u)\n",
@@ -2563,8 +2562,6 @@ static pci_ers_result_t vfio_pci_aer_err_detected(struct pci_dev *pdev,
 {
 	struct vfio_pci_ng_device *vpdev = dev_get_drvdata(&pdev->dev);
 
-	vfio_pci_trace_signal(vpdev, VFIO_PCI_ERR_IRQ_INDEX, 0,
-			      rcu_access_pointer(vpdev->err_trigger));
 	vfio_pci_signal_err(vpdev);
 	return PCI_ERS_RESULT_CAN_RECOVER;
 }

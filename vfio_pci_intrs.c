@@ -953,12 +953,19 @@ static int vfio_pci_set_single_trigger(struct vfio_pci_ng_device *vpdev,
 	return 0;
 }
 
-static bool vfio_pci_signal_rcu(struct eventfd_ctx __rcu **slot)
+/*
+ * Signal the eventfd in @slot, if any.  The vfio_pci_signal event is
+ * recorded first, so that a user woken by the eventfd finds it in the trace.
+ */
+static bool vfio_pci_signal_rcu(struct vfio_pci_ng_device *vpdev,
+				struct eventfd_ctx __rcu **slot,
+				unsigned int index, unsigned int count)
 {
 	struct eventfd_ctx *trigger;
 
 	rcu_read_lock();
 	trigger = rcu_dereference(*slot);
+	vfio_pci_trace_signal(vpdev, index, count, trigger);
 	if (trigger)
 		vfio_pci_compat_eventfd_signal(trigger);
 	rcu_read_unlock();
@@ -973,20 +980,22 @@ static bool vfio_pci_signal_rcu(struct eventfd_ctx __rcu **slot)
  */
 void vfio_pci_signal_err(struct vfio_pci_ng_device *vpdev)
 {
-	vfio_pci_signal_rcu(&vpdev->err_trigger);
+	vfio_pci_signal_rcu(vpdev, &vpdev->err_trigger, VFIO_PCI_ERR_IRQ_INDEX, 0);
 }
 
 /**
  * vfio_pci_signal_req() - ask userspace to release the device
  * @vpdev: the device
+ * @count: how many times the vfio core asked before (0: the first)
  *
  * Takes no mutex: called while an unbind waits for the user.
  *
  * Return: true if a request eventfd was registered and signalled.
  */
-bool vfio_pci_signal_req(struct vfio_pci_ng_device *vpdev)
+bool vfio_pci_signal_req(struct vfio_pci_ng_device *vpdev, unsigned int count)
 {
-	return vfio_pci_signal_rcu(&vpdev->req_trigger);
+	return vfio_pci_signal_rcu(vpdev, &vpdev->req_trigger,
+				   VFIO_PCI_REQ_IRQ_INDEX, count);
 }
 
 /*
