@@ -45,7 +45,7 @@ fi
 # make modules in DIR (M=DIR); any compiler or sparse warning fails.
 kbuild() {
 	local dir=$1 log=$1/build.log
-	if ! make -C "$kdir" M="$dir" "${args[@]}" modules > "$log" 2>&1; then
+	if ! make -C "$kdir" M="$dir" -j"$(nproc)" "${args[@]}" modules > "$log" 2>&1; then
 		cat "$log" >&2
 		echo "build-module: build failed for $kdir ($dir)" >&2
 		exit 1
