@@ -192,7 +192,7 @@ prepare_debug() {
 		exec 9>&-
 		return 0
 	fi
-	log "building the debug kernel into $dir (about 20 minutes on 2 idle cores, once per machine)"
+	log "building the debug kernel into $dir (about 15 minutes on 2 idle cores, once per machine)"
 	start=$(date +%s)
 	build_debug "$dir" > "$dir/build.log" 2>&1 || {
 		tail -n 30 "$dir/build.log" >&2

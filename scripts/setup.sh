@@ -88,7 +88,7 @@ if [ $image -eq 1 ]; then
 	"$here/install-image.sh" prepare &
 	image_pid=$!
 fi
-# The debug kernel build is the long step of a cold setup (about 20 minutes
+# The debug kernel build is the long step of a cold setup (about 15 minutes
 # on 2 idle cores); the other kernels are mostly downloads and extraction,
 # so they are prepared alongside it rather than after it, and with
 # --debug-behind nothing waits for it here.
