@@ -315,6 +315,28 @@ def _schedule(args, runs, late):
         thread.join()
 
 
+FAILURE_EXCERPT = 40    # lines of a console report repeated in the final failures
+
+
+def _failure_lines(name, lines):
+    """The failures of a run for the final section: each FAIL and not ok
+    line, a summary that counts failures, and the first lines of the
+    excerpt under a FAIL (a console report), so that a CI log's tail says
+    what the kernel printed."""
+    out, excerpt = [], 0
+    for line in lines:
+        if line.startswith(('FAIL', 'not ok')) or (SUMMARY.match(line) and
+                                                   ' 0 failed' not in line):
+            out.append(f'{name}: {line}')
+            excerpt = FAILURE_EXCERPT if line.startswith('FAIL') else 0
+        elif excerpt and line.startswith('    '):
+            out.append(line)
+            excerpt -= 1
+        else:
+            excerpt = 0
+    return out
+
+
 def main(argv=None):
     args = _parse_args(argv)
     try:
@@ -366,9 +388,7 @@ def main(argv=None):
             print(line)
         sys.stdout.flush()
         if f:
-            failures += [f'{_run_name(*what)}: {line}' for line in lines
-                         if line.startswith(('FAIL', 'not ok'))
-                         or (SUMMARY.match(line) and ' 0 failed' not in line)]
+            failures += _failure_lines(_run_name(*what), lines)
         passed += p
         failed += f
         skipped += s

@@ -19,11 +19,12 @@ Every TAP "ok"/"not ok" line counts; "# SKIP" and "# TODO" count as skipped.
 A program that is killed, exits non-zero without a "not ok" (4, the kselftest
 skip status, is fine), prints no plan or not as many results as planned
 counts as one more failure. So does every kernel report in the console log
-(BUG, WARNING, Oops, KASAN, lockdep, Call Trace, kmemleak), a setup or
-teardown step that fails in the guest, a guest that dies before its end
-marker, and a timeout. The summary line is "<kernel> <mode>: N passed, N
-failed, N skipped" ("<kernel> <mode> [<label>]: ..." with --label), the last
-line the bare "N passed, N failed, N skipped".
+(BUG, WARNING, Oops, KASAN, lockdep, Call Trace, kmemleak, a line disabled
+as "nobody cared", an RCU stall), a setup or teardown step that fails in the
+guest, a guest that dies before its end marker, and a timeout. The summary
+line is "<kernel> <mode>: N passed, N failed, N skipped" ("<kernel> <mode>
+[<label>]: ..." with --label), the last line the bare "N passed, N failed, N
+skipped".
 
 Guest environment of each test program (cwd /tmp, stdout and stderr on
 ttyS1, busybox applets in PATH; proc, sysfs, devtmpfs, debugfs and a tmpfs
@@ -636,7 +637,7 @@ def counts(passed, failed, skipped):
 CONSOLE_REPORT = re.compile(
     r'BUG:|WARNING:|Oops|KASAN|UBSAN|general protection fault|Kernel panic'
     r'|possible circular|possible recursive|inconsistent lock state|suspicious RCU'
-    r'|Call Trace|blocked for more than|unreferenced object')
+    r'|Call Trace|blocked for more than|unreferenced object|nobody cared|detected stall')
 CONSOLE_EXPECTED = re.compile(r'taints kernel|tainting kernel')
 CONSOLE_END_OF_REPORT = re.compile(r'---\[ end trace')
 CONSOLE_PHASE = re.compile(r'vmtest: (?:begin |end )?(\S+)$')
