@@ -1702,12 +1702,16 @@ static int vfio_pci_enable(struct vfio_pci_ng_device *vpdev)
 	if (vpdev->broken_intx)
 		ret = vfio_pci_command_update(vpdev, 0,
 					      PCI_COMMAND_INTX_DISABLE, NULL);
-	else if (vpdev->pci_2_3)
-		/* A previous owner's INTx-disable: the new one starts clean. */
+	else if (vpdev->pci_2_3 || vpdev->intx_closed_masked)
+		/*
+		 * A previous owner's INTx-disable, or the one of our close:
+		 * the new owner starts clean.
+		 */
 		ret = vfio_pci_command_update(vpdev, PCI_COMMAND_INTX_DISABLE,
 					      0, NULL);
 	if (ret)
 		goto err_disable;
+	vpdev->intx_closed_masked = false;
 
 	pci_save_state(pdev);
 	vpdev->saved_state = pci_store_saved_state(pdev);
@@ -1806,6 +1810,20 @@ static void vfio_pci_disable(struct vfio_pci_ng_device *vpdev)
 	vfio_pci_reset_at_close(vpdev);
 	pci_restore_state(pdev);
 	vfio_pci_health_recover(vpdev, VFIO_PCI_RESET_CLOSE);
+
+	/*
+	 * Nobody handles the function's INTx until the next open, which
+	 * clears the bit again (beyond mainline): an interrupt the user left
+	 * pending, on a function without a reset, must not stay asserted on
+	 * a line that the handlers of other devices share.
+	 */
+	if (vpdev->pci_2_3) {
+		if (vfio_pci_command_update(vpdev, 0, PCI_COMMAND_INTX_DISABLE,
+					    NULL))
+			pci_dbg(pdev, "could not mask INTx at close\n");
+		else
+			vpdev->intx_closed_masked = true;
+	}
 	pci_disable_device(pdev);
 	kfree(vpdev->pm_save);
 	vpdev->pm_save = NULL;

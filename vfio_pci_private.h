@@ -131,6 +131,8 @@ struct vfio_pci_policy {
  *	resume; under @irqlock.
  * @intx_guarded: our guard handler is on the INTx line (open, INTx not set
  *	up by the user; vfio_pci_intrs.c); under @igate.
+ * @intx_closed_masked: the last close set DisINTx, which the next open
+ *	clears; under the dev_set lock.
  * @sriov_active: the PF has VFs: it must stay in D0.
  * @vf_token: PF only: the VF token shared with the users of its VFs.
  * @sriov_pf: VF only: our PF device, when the PF is bound to us.
@@ -199,6 +201,7 @@ struct vfio_pci_ng_device {
 	bool pm_runtime_engaged;
 	bool pm_intx_masked;
 	bool intx_guarded;
+	bool intx_closed_masked;
 	bool sriov_active;
 	struct vfio_pci_vf_token *vf_token;
 	struct vfio_pci_ng_device *sriov_pf;
