@@ -3,34 +3,56 @@
 #
 # Build-time feature probes for vfio_pci_compat.h.
 #
-#   compat-probe.sh KDIR OUTPUT_HEADER
+#   compat-probe.sh [--each] KDIR OUTPUT_HEADER
 #
-# Each probe is a tiny C file compiled against KDIR with the kernel's own
-# flags (one kbuild run, every probe a separate object, -Werror).  A probe
-# that compiles defines VFIO_PCI_HAVE_<NAME> in the generated header.  We
-# test for the API itself, never for a version number: Debian's stable
-# kernels backport API changes inside a series.
+# Each probe is a function body compiled against KDIR with the kernel's own
+# flags and -Werror.  A probe that compiles defines VFIO_PCI_HAVE_<NAME> in
+# the generated header.  We test for the API itself, never for a version
+# number: Debian's stable kernels backport API changes inside a series.
+#
+# All probes are compiled at once, as the functions of one file, so that
+# the kernel headers are parsed once (a DKMS build in a slow guest spends
+# most of its probing time there): the compiler reports every error with
+# its line, and a probe fails when an error lies in its lines.  An error
+# anywhere else (in a header, say), or a failure without an error line,
+# makes the answer unclear, and the probes are compiled again one object
+# each (one kbuild run), which --each also asks for.
 
 set -euo pipefail
 
+each=
+if [ "${1:-}" = --each ]; then
+	each=1
+	shift
+fi
 kdir=$1
 out=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 probes=()
+declare -A includes bodies
 
 # probe NAME INCLUDES BODY: BODY is the inside of a function.
 probe() {
 	probes+=("$1")
-	{
-		for inc in $2; do echo "#include <$inc>"; done
-		echo "void vfio_pci_probe_$1(void);"
-		echo "void vfio_pci_probe_$1(void)"
-		echo "{"
-		echo "$3"
-		echo "}"
-	} > "$work/$1.c"
+	includes[$1]=$2
+	bodies[$1]=$3
+}
+
+# The function of probe $1, after a check of each header it includes.
+probe_function() {
+	local inc
+	for inc in ${includes[$1]}; do
+		echo "#if !__has_include(<$inc>)"
+		echo "#error \"no <$inc>\""
+		echo "#endif"
+	done
+	echo "void vfio_pci_probe_$1(void);"
+	echo "void vfio_pci_probe_$1(void)"
+	echo "{"
+	echo "${bodies[$1]}"
+	echo "}"
 }
 
 # 6.1: the driver's release op must free the device (vfio_free_device);
@@ -113,19 +135,88 @@ probe ERR_IRQ_CONVENTIONAL "linux/version.h" '
 
 probe BASELINE "linux/kernel.h" ''
 
-{
-	echo "obj-m := $(printf '%s.o ' "${probes[@]}")"
-	echo "ccflags-y := -Werror"
-} > "$work/Kbuild"
+# One file: every header once, then each probe's function, its first and
+# last line recorded.  Sets $passed to the probes that compiled, or returns
+# 1 when the compiler's answer is unclear.
+probe_at_once() {
+	local dir=$work/all p inc line first file=probes.c
+	local -A start end
+	mkdir -p "$dir"
+	line=0
+	{
+		for inc in $(printf '%s\n' "${includes[@]}" | tr ' ' '\n' | sort -u); do
+			printf '#if __has_include(<%s>)\n#include <%s>\n#endif\n' "$inc" "$inc"
+			line=$((line + 3))
+		done
+		for p in "${probes[@]}"; do
+			start[$p]=$((line + 1))
+			probe_function "$p" > "$dir/$p.part"
+			cat "$dir/$p.part"
+			line=$((line + $(wc -l < "$dir/$p.part")))
+			end[$p]=$line
+		done
+	} > "$dir/$file"
+	{
+		echo "obj-m := probes.o"
+		echo "ccflags-y := -Werror"
+	} > "$dir/Kbuild"
+	make -s -k -C "$kdir" M="$dir" probes.o > "$dir/log" 2>&1 || true
 
-targets=$(printf '%s.o ' "${probes[@]}")
-# shellcheck disable=SC2086
-make -s -k -C "$kdir" M="$work" -j"$(nproc)" $targets > "$work/log" 2>&1 || true
+	passed=" "
+	if [ -f "$dir/probes.o" ]; then
+		passed=" ${probes[*]} "
+		return 0
+	fi
+	local failed=" " found=
+	while read -r line; do
+		found=1
+		first=
+		for p in "${probes[@]}"; do
+			if [ "$line" -ge "${start[$p]}" ] && [ "$line" -le "${end[$p]}" ]; then
+				first=$p
+				break
+			fi
+		done
+		[ -n "$first" ] || return 1	# an error outside every probe
+		failed+="$first "
+	done < <(sed -n "s|^\([^ :]*/\)\{0,1\}$file:\([0-9]*\):[0-9]*: \(fatal \)\{0,1\}error: .*|\2|p" \
+		       "$dir/log")
+	[ -n "$found" ] || return 1		# no object, and no error to explain it
+	for p in "${probes[@]}"; do
+		[[ $failed == *" $p "* ]] || passed+="$p "
+	done
+}
 
-if [ ! -f "$work/BASELINE.o" ]; then
-	grep -v '^make' "$work/log" | head -n 20 >&2
-	echo "compat-probe: even an empty probe does not build against $kdir" >&2
-	exit 1
+# Every probe its own object, in one kbuild run.
+probe_each() {
+	local dir=$work/each p
+	mkdir -p "$dir"
+	for p in "${probes[@]}"; do
+		{
+			for inc in ${includes[$p]}; do echo "#include <$inc>"; done
+			probe_function "$p"
+		} > "$dir/$p.c"
+	done
+	{
+		echo "obj-m := $(printf '%s.o ' "${probes[@]}")"
+		echo "ccflags-y := -Werror"
+	} > "$dir/Kbuild"
+	# shellcheck disable=SC2046
+	make -s -k -C "$kdir" M="$dir" -j"$(nproc)" $(printf '%s.o ' "${probes[@]}") \
+		> "$dir/log" 2>&1 || true
+	passed=" "
+	for p in "${probes[@]}"; do
+		[ -f "$dir/$p.o" ] && passed+="$p "
+	done
+	if [[ $passed != *" BASELINE "* ]]; then
+		grep -v '^make' "$dir/log" | head -n 20 >&2
+		echo "compat-probe: even an empty probe does not build against $kdir" >&2
+		exit 1
+	fi
+}
+
+if [ -n "$each" ] || ! probe_at_once || [[ $passed != *" BASELINE "* ]]; then
+	probe_each
 fi
 
 {
@@ -134,7 +225,7 @@ fi
 	echo "#ifndef VFIO_PCI_COMPAT_PROBES_H"
 	echo "#define VFIO_PCI_COMPAT_PROBES_H"
 	for p in "${probes[@]}"; do
-		if [ -f "$work/$p.o" ]; then
+		if [[ $passed == *" $p "* ]]; then
 			echo "#define VFIO_PCI_HAVE_$p 1"
 		else
 			echo "/* #undef VFIO_PCI_HAVE_$p */"
