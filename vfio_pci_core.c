@@ -1648,6 +1648,23 @@ static int vfio_pci_read_msix_location(struct vfio_pci_ng_device *vpdev)
  * Open and close.  The vfio core calls these for the first open and the
  * last close of the device, under the dev_set lock.
  */
+
+/*
+ * Nobody handles the function's INTx until the next open, which clears the
+ * bit again (beyond mainline): an interrupt the user left pending, on a
+ * function without a reset, must not stay asserted on a line that the
+ * handlers of other devices share.
+ */
+static void vfio_pci_intx_mask_closed(struct vfio_pci_ng_device *vpdev)
+{
+	if (!vpdev->pci_2_3)
+		return;
+	if (vfio_pci_command_update(vpdev, 0, PCI_COMMAND_INTX_DISABLE, NULL))
+		pci_dbg(vpdev->pdev, "could not mask INTx while closed\n");
+	else
+		vpdev->intx_closed_masked = true;
+}
+
 static int vfio_pci_enable(struct vfio_pci_ng_device *vpdev)
 {
 	struct pci_dev *pdev = vpdev->pdev;
@@ -1731,6 +1748,7 @@ err_free_state:
 	kfree(vpdev->saved_state);
 	vpdev->saved_state = NULL;
 err_disable:
+	vfio_pci_intx_mask_closed(vpdev);
 	pci_disable_device(pdev);
 err_pm:
 	pm_runtime_put(&pdev->dev);
@@ -1811,19 +1829,7 @@ static void vfio_pci_disable(struct vfio_pci_ng_device *vpdev)
 	pci_restore_state(pdev);
 	vfio_pci_health_recover(vpdev, VFIO_PCI_RESET_CLOSE);
 
-	/*
-	 * Nobody handles the function's INTx until the next open, which
-	 * clears the bit again (beyond mainline): an interrupt the user left
-	 * pending, on a function without a reset, must not stay asserted on
-	 * a line that the handlers of other devices share.
-	 */
-	if (vpdev->pci_2_3) {
-		if (vfio_pci_command_update(vpdev, 0, PCI_COMMAND_INTX_DISABLE,
-					    NULL))
-			pci_dbg(pdev, "could not mask INTx at close\n");
-		else
-			vpdev->intx_closed_masked = true;
-	}
+	vfio_pci_intx_mask_closed(vpdev);
 	pci_disable_device(pdev);
 	kfree(vpdev->pm_save);
 	vpdev->pm_save = NULL;
