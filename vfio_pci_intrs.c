@@ -315,11 +315,24 @@ static void vfio_pci_intx_guard_on(struct vfio_pci_ng_device *vpdev)
 	vpdev->intx_guarded = true;
 }
 
+/*
+ * The function is masked before the guard leaves the line.  If the guard is
+ * the line's last handler, freeing it shuts the line down, and an IO-APIC
+ * pin shut down is reprogrammed edge-triggered and masked.  A level that
+ * drops only after that is not seen by QEMU's IO-APIC, whose latched
+ * request then stays set: the next handler requested on the line gets an
+ * endless stream of interrupts that no device raises ("nobody cared").  A
+ * masked function drops its level while the pin is still level-triggered.
+ * Every caller masks it next anyway: MSI/MSI-X enable (the PCI core), INTx
+ * enable (its handler is on the line first, and unmasks), and the close.
+ */
 static void vfio_pci_intx_guard_off(struct vfio_pci_ng_device *vpdev)
 {
 	lockdep_assert_held(&vpdev->igate);
 	if (!vpdev->intx_guarded)
 		return;
+	if (vfio_pci_command_update(vpdev, 0, PCI_COMMAND_INTX_DISABLE, NULL))
+		pci_dbg(vpdev->pdev, "could not mask INTx before the guard left\n");
 	free_irq(vpdev->pdev->irq, &vpdev->intx_guarded);
 	vpdev->intx_guarded = false;
 }
@@ -626,6 +639,10 @@ static int vfio_pci_msi_enable(struct vfio_pci_ng_device *vpdev,
 		vfio_pci_memory_unlock_and_restore(vpdev, cmd);
 		vfio_pci_free_ctx(vpdev);
 		vfio_pci_intx_guard_on(vpdev);
+		/* Back on the line: DisINTx follows the virtual bit again. */
+		if (vpdev->pci_2_3 && !vpdev->virq_disabled)
+			vfio_pci_command_update(vpdev, PCI_COMMAND_INTX_DISABLE,
+						0, NULL);
 		/* Fewer vectors available: tell the user how many. */
 		return ret;
 	}
