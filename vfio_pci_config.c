@@ -30,12 +30,14 @@
  *   never cross a capability boundary; each piece is handled by the table
  *   (and hooks) of its capability.
  *
- * Locking: vconfig->lock serializes the config accesses of one device.  It
- * is outermost: while holding it we take memory_lock (command register,
- * FLR, power state) and igate (INTx masking, MSI flags); nothing may take it
- * while holding either.  It is never held across copy_{to,from}_user().
- * memory_lock is released before the INTx helpers are called, and the bits
- * vfio_pci_memory_enabled() reads change only under memory_lock.
+ * Locking: vconfig->lock serializes the config writes of one device, and
+ * the reads whose hook changes state (vfio_pci_read_unlocked(): the other
+ * reads go without it, as in-tree).  It is outermost: while holding it we
+ * take memory_lock (command register, FLR, power state) and igate (INTx
+ * masking, MSI flags); nothing may take it while holding either.  It is
+ * never held across copy_{to,from}_user().  memory_lock is released before
+ * the INTx helpers are called, and the bits vfio_pci_memory_enabled() reads
+ * change only under memory_lock.
  *
  * Hardware accesses on behalf of the user go through pci_user_*(), which
  * wait while the PCI core blocks config access (resets).
@@ -169,15 +171,33 @@ static __le32 vfio_pci_len_mask(unsigned int len)
 	return cpu_to_le32(len >= 4 ? U32_MAX : (u32)BIT(len * 8) - 1);
 }
 
-/* The mask bytes of a table for a piece at offset off of its block. */
+/*
+ * The mask bytes of a table for a piece at offset off of its block.  A
+ * piece is a naturally aligned 1, 2 or 4 bytes, so it lies in the table or
+ * past its end, never across it (the table size is a multiple of 4); the
+ * constant-size copies are single loads on the config hot path.
+ */
 static __le32 vfio_pci_perm_mask(const u8 *bits, unsigned int off,
 				 unsigned int len)
 {
 	__le32 mask = 0;
 
-	if (off < VFIO_PCI_PERM_BYTES)
+	if (off >= VFIO_PCI_PERM_BYTES)
+		return 0;
+	switch (min_t(unsigned int, len, VFIO_PCI_PERM_BYTES - off)) {
+	case 4:
+		memcpy(&mask, bits + off, 4);
+		break;
+	case 2:
+		memcpy(&mask, bits + off, 2);
+		break;
+	case 1:
+		memcpy(&mask, bits + off, 1);
+		break;
+	default:
 		memcpy(&mask, bits + off,
 		       min_t(unsigned int, len, VFIO_PCI_PERM_BYTES - off));
+	}
 	return mask;
 }
 
@@ -1734,6 +1754,22 @@ static unsigned int vfio_pci_piece_len(const struct vfio_pci_vconfig *vc,
 	return 1;
 }
 
+/*
+ * Whether a read can do without vconfig->lock: one that changes no state,
+ * with no hook, or the header's outside the BARs (whose read may redo the
+ * sizing fixup).  Racing with a write of the same bytes, it sees the old or
+ * the new value, as with the hardware; the revoke waits for writes only.
+ * Writes all take the lock: a lockless write of virtual bytes measured
+ * slower under icount on 6.1 and 6.12 (faster only under lockdep).
+ */
+static bool vfio_pci_read_unlocked(const struct vfio_pci_cfg_cap *cap,
+				   unsigned int pos)
+{
+	if (!cap || !cap->perm->read)
+		return true;
+	return cap->perm == &vfio_pci_perm_header && !vfio_pci_is_bar(pos);
+}
+
 static ssize_t vfio_pci_config_piece(struct vfio_pci_ng_device *vpdev,
 				     char __user *buf, unsigned int pos,
 				     size_t count, bool iswrite)
@@ -1742,6 +1778,7 @@ static ssize_t vfio_pci_config_piece(struct vfio_pci_ng_device *vpdev,
 	const struct vfio_pci_cfg_cap *cap = NULL;
 	unsigned int len = vfio_pci_piece_len(vc, pos, count);
 	__le32 val = 0;
+	bool unlocked;
 	int ret;
 
 	if (vc->map[pos] != VFIO_PCI_CFG_UNOWNED)
@@ -1750,7 +1787,9 @@ static ssize_t vfio_pci_config_piece(struct vfio_pci_ng_device *vpdev,
 	if (iswrite && vfio_pci_copy_from_user_small(&val, sizeof(val), buf, len))
 		return -EFAULT;
 
-	mutex_lock(&vc->lock);
+	unlocked = !iswrite && vfio_pci_read_unlocked(cap, pos);
+	if (!unlocked)
+		mutex_lock(&vc->lock);
 	if (vfio_pci_revoked(vpdev)) {
 		/* The revoke cleared bus master and decode under this lock. */
 		ret = -ENODEV;
@@ -1771,7 +1810,8 @@ static ssize_t vfio_pci_config_piece(struct vfio_pci_ng_device *vpdev,
 		      cap->perm->read(vpdev, cap, pos, len, &val) :
 		      vfio_pci_cfg_read_default(vpdev, cap, pos, len, &val);
 	}
-	mutex_unlock(&vc->lock);
+	if (!unlocked)
+		mutex_unlock(&vc->lock);
 	if (iswrite)
 		vfio_pci_trace_config_write(vpdev, pos, len, val, ret);
 	if (ret)
