@@ -1741,7 +1741,8 @@ static int vfio_pci_enable(struct vfio_pci_ng_device *vpdev)
 
 	vfio_pci_probe_mmaps(vpdev);
 	vfio_pci_vf_token_use(vpdev, 1);
-	vfio_pci_intx_guard_start(vpdev);
+	/* The virtual register shows DisINTx clear; the function is parked. */
+	vfio_pci_intx_park(vpdev);
 	return 0;
 
 err_free_state:

@@ -106,6 +106,9 @@ bool vfio_pci_health_check(struct vfio_pci_ng_device *vpdev,
 		if (vpdev->probe_state &&
 		    !pci_load_saved_state(pdev, vpdev->probe_state))
 			pci_restore_state(pdev);
+		/* The probe state has DisINTx clear: park an open one again. */
+		if (vpdev->vdev.open_count)
+			vfio_pci_intx_park(vpdev);
 		pci_info(pdev, "answers again after %s: config state of probe restored\n",
 			 vfio_pci_reset_scope_name(scope));
 	} else {

@@ -242,8 +242,8 @@ void vfio_pci_intx_pm_unmask(struct vfio_pci_ng_device *vpdev)
  * @disable: the new value of the bit
  *
  * With INTx in use, masks or unmasks it.  With no interrupt in use, the
- * physical bit follows the virtual one where the device masks itself
- * (PCI 2.3); under MSI/MSI-X the PCI core owns it.
+ * function stays parked (vfio_pci_intx_park()); under MSI/MSI-X the PCI
+ * core owns the bit.
  */
 void vfio_pci_intx_virt_disable(struct vfio_pci_ng_device *vpdev, bool disable)
 {
@@ -254,98 +254,50 @@ void vfio_pci_intx_virt_disable(struct vfio_pci_ng_device *vpdev, bool disable)
 			__vfio_pci_intx_mask(vpdev);
 		else if (__vfio_pci_intx_unmask(vpdev) > 0)
 			vfio_pci_intx_signal(vpdev);
-	} else if (vfio_pci_irq_none(vpdev) && vpdev->pci_2_3) {
-		vfio_pci_command_update(vpdev,
-					disable ? 0 : PCI_COMMAND_INTX_DISABLE,
-					disable ? PCI_COMMAND_INTX_DISABLE : 0,
-					NULL);
 	}
 	mutex_unlock(&vpdev->igate);
 }
 
 /*
- * The INTx guard.
+ * INTx parking (beyond mainline).
  *
- * Open leaves DisINTx clear, as in-tree (a previous owner's stale bit must
- * not mask the new owner's INTx), and with no interrupt set up the bit
- * follows the user's virtual one.  So the user can make a PCI 2.3 function
- * assert INTx that nobody handles: on a level-triggered line shared with
- * host devices, the kernel then counts unhandled interrupts and disables
- * the whole line ("nobody cared"), taking the other devices with it.
- *
- * While the device is open and INTx is not set up by the user, a shared
- * handler of ours therefore sits on the line: if the function asserts, it
- * masks it with DisINTx, as the INTx handler would.  Enabling INTx later
- * replaces it (our handler goes on the line first, with the function
- * masked, so nothing is lost between the two), and the interrupt still
- * pending reaches the user; MSI and
- * MSI-X move the function off the line, so they replace it too.  If the
- * line cannot be shared, the function is masked instead.  A function that
- * cannot mask itself (no PCI 2.3 DisINTx, or nointxmask) needs the line
- * for itself when INTx is used and is not guarded.  All under @igate.
+ * While the user has set up no interrupt, a PCI 2.3 function is kept masked
+ * with DisINTx in the hardware, whatever the virtual bit says: nobody
+ * handles its INTx, and on a level-triggered line shared with host devices
+ * an INTx nobody handles makes the kernel disable the whole line ("nobody
+ * cared"), taking the other devices with it.  The in-tree driver clears
+ * DisINTx at open and lets the user's virtual bit through, which allows
+ * that.  The interrupt status still shows in the status register, and an
+ * interrupt pending when the user sets up INTx reaches the user: the INTx
+ * handler goes on the line first, then the function is unmasked.  Parked
+ * at open, after MSI/MSI-X are disabled (the PCI core clears DisINTx then)
+ * and when a function comes back from dead with its probe state; INTx
+ * disable leaves it masked.  Resets and power transitions save and restore
+ * the parked state with the rest.  A function that cannot mask itself (no
+ * PCI 2.3 masking, or nointxmask) cannot be parked, as in-tree.  Under
+ * @igate, except the health path, which runs under the memory lock and
+ * reads the interrupt type once.
  */
-static irqreturn_t vfio_pci_intx_guard(int irq, void *dev_id)
+static void __vfio_pci_intx_park(struct vfio_pci_ng_device *vpdev)
 {
-	struct vfio_pci_ng_device *vpdev =
-		container_of(dev_id, struct vfio_pci_ng_device, intx_guarded);
-	unsigned long flags;
-	bool masked;
-
-	spin_lock_irqsave(&vpdev->irqlock, flags);
-	masked = pci_check_and_mask_intx(vpdev->pdev);
-	spin_unlock_irqrestore(&vpdev->irqlock, flags);
-	return masked ? IRQ_HANDLED : IRQ_NONE;
-}
-
-static void vfio_pci_intx_guard_on(struct vfio_pci_ng_device *vpdev)
-{
-	struct pci_dev *pdev = vpdev->pdev;
-
-	lockdep_assert_held(&vpdev->igate);
-	if (vpdev->intx_guarded || !vpdev->pci_2_3 || vpdev->nointx ||
-	    !pdev->irq || pdev->irq == IRQ_NOTCONNECTED)
-		return;
-	if (request_irq(pdev->irq, vfio_pci_intx_guard, IRQF_SHARED,
-			pci_name(pdev), &vpdev->intx_guarded)) {
-		pci_dbg(pdev, "INTx line not shareable: INTx masked\n");
-		vfio_pci_command_update(vpdev, 0, PCI_COMMAND_INTX_DISABLE,
-					NULL);
-		return;
-	}
-	vpdev->intx_guarded = true;
-}
-
-/*
- * The function is masked before the guard leaves the line.  If the guard is
- * the line's last handler, freeing it shuts the line down, and an IO-APIC
- * pin shut down is reprogrammed edge-triggered and masked.  A level that
- * drops only after that is not seen by QEMU's IO-APIC, whose latched
- * request then stays set: the next handler requested on the line gets an
- * endless stream of interrupts that no device raises ("nobody cared").  A
- * masked function drops its level while the pin is still level-triggered.
- * Every caller masks it next anyway: MSI/MSI-X enable (the PCI core), INTx
- * enable (its handler is on the line first, and unmasks), and the close.
- */
-static void vfio_pci_intx_guard_off(struct vfio_pci_ng_device *vpdev)
-{
-	lockdep_assert_held(&vpdev->igate);
-	if (!vpdev->intx_guarded)
-		return;
-	if (vfio_pci_command_update(vpdev, 0, PCI_COMMAND_INTX_DISABLE, NULL))
-		pci_dbg(vpdev->pdev, "could not mask INTx before the guard left\n");
-	free_irq(vpdev->pdev->irq, &vpdev->intx_guarded);
-	vpdev->intx_guarded = false;
+	if (vpdev->pci_2_3 &&
+	    vfio_pci_command_update(vpdev, 0, PCI_COMMAND_INTX_DISABLE, NULL))
+		pci_dbg(vpdev->pdev, "could not park INTx\n");
 }
 
 /**
- * vfio_pci_intx_guard_start() - guard the INTx line of a device just opened
- * @vpdev: the device, with no interrupt set up
+ * vfio_pci_intx_park() - park the INTx of a function with no interrupt set
+ *	up (see above), from outside the interrupt code
+ * @vpdev: the device, open
+ *
+ * For the open (nothing set up, no user yet) and for a function back from
+ * dead (under the memory lock, which nests inside @igate): reads the
+ * interrupt type once, without @igate.
  */
-void vfio_pci_intx_guard_start(struct vfio_pci_ng_device *vpdev)
+void vfio_pci_intx_park(struct vfio_pci_ng_device *vpdev)
 {
-	mutex_lock(&vpdev->igate);
-	vfio_pci_intx_guard_on(vpdev);
-	mutex_unlock(&vpdev->igate);
+	if (READ_ONCE(vpdev->irq_type) == VFIO_PCI_NUM_IRQS)
+		__vfio_pci_intx_park(vpdev);
 }
 
 static int vfio_pci_alloc_ctx(struct vfio_pci_ng_device *vpdev,
@@ -393,8 +345,8 @@ static int vfio_pci_intx_enable(struct vfio_pci_ng_device *vpdev,
 	 * register.  A PCI 2.3 device masks itself with DisINTx and may share
 	 * its line; any other needs the line for itself, and must not have it
 	 * enabled before the handler's view of the mask is right.  A PCI 2.3
-	 * device stays masked until our handler has replaced the guard: an
-	 * interrupt pending since the guard masked it then reaches the user.
+	 * device stays masked (parked) until our handler is on the line: an
+	 * interrupt pending since then reaches the user.
 	 */
 	ctx->masked = vpdev->virq_disabled;
 	if (vpdev->pci_2_3) {
@@ -410,7 +362,6 @@ static int vfio_pci_intx_enable(struct vfio_pci_ng_device *vpdev,
 			  vpdev);
 	if (ret)
 		goto err_name;
-	vfio_pci_intx_guard_off(vpdev);
 	if (vpdev->pci_2_3) {
 		spin_lock_irqsave(&vpdev->irqlock, flags);
 		if (!ctx->masked)
@@ -441,10 +392,7 @@ static int vfio_pci_intx_enable(struct vfio_pci_ng_device *vpdev,
 err_name:
 	ctx->trigger = NULL;
 	kfree(ctx->name);
-	/* With no interrupt set up, DisINTx follows the virtual bit. */
-	if (vpdev->pci_2_3 && !vpdev->virq_disabled)
-		vfio_pci_command_update(vpdev, PCI_COMMAND_INTX_DISABLE, 0,
-					NULL);
+	/* Still no interrupt set up: the function stays parked. */
 err_ctx:
 	vfio_pci_free_ctx(vpdev);
 	return ret;
@@ -469,7 +417,15 @@ static void vfio_pci_intx_disable(struct vfio_pci_ng_device *vpdev)
 	struct vfio_pci_irq_ctx *ctx = &vpdev->ctx[0];
 
 	vfio_virqfd_disable(&ctx->unmask);
-	/* Leave the function masked: nobody handles its interrupt any more. */
+	/*
+	 * Mask the function before its handler leaves the line: nobody
+	 * handles its interrupt any more, it stays parked, and its level
+	 * drops while the line is still set up.  Freeing a line's last handler
+	 * shuts the line down, and an IO-APIC pin is then reprogrammed masked
+	 * and edge-triggered: QEMU's IO-APIC ignores a drop seen in edge mode
+	 * and keeps the request latched, so the next handler on the line would
+	 * get an endless stream of interrupts no device raises.
+	 */
 	__vfio_pci_intx_mask(vpdev);
 	free_irq(vpdev->pdev->irq, vpdev);
 	if (ctx->set_unlazy)
@@ -479,7 +435,6 @@ static void vfio_pci_intx_disable(struct vfio_pci_ng_device *vpdev)
 	kfree(ctx->name);
 	vfio_pci_free_ctx(vpdev);
 	vpdev->irq_type = VFIO_PCI_NUM_IRQS;
-	vfio_pci_intx_guard_on(vpdev);
 }
 
 static int vfio_pci_set_intx_mask(struct vfio_pci_ng_device *vpdev,
@@ -628,8 +583,6 @@ static int vfio_pci_msi_enable(struct vfio_pci_ng_device *vpdev,
 	if (ret)
 		return ret;
 
-	/* The function leaves the INTx line (and pdev->irq may change). */
-	vfio_pci_intx_guard_off(vpdev);
 	/* The PCI core programs the MSI-X table: decode must be on. */
 	cmd = vfio_pci_memory_lock_and_enable(vpdev);
 	ret = pci_alloc_irq_vectors(pdev, 1, nvec, flag);
@@ -638,11 +591,8 @@ static int vfio_pci_msi_enable(struct vfio_pci_ng_device *vpdev,
 			pci_free_irq_vectors(pdev);
 		vfio_pci_memory_unlock_and_restore(vpdev, cmd);
 		vfio_pci_free_ctx(vpdev);
-		vfio_pci_intx_guard_on(vpdev);
-		/* Back on the line: DisINTx follows the virtual bit again. */
-		if (vpdev->pci_2_3 && !vpdev->virq_disabled)
-			vfio_pci_command_update(vpdev, PCI_COMMAND_INTX_DISABLE,
-						0, NULL);
+		/* A partial enable undone cleared DisINTx: park again. */
+		__vfio_pci_intx_park(vpdev);
 		/* Fewer vectors available: tell the user how many. */
 		return ret;
 	}
@@ -842,15 +792,16 @@ static void vfio_pci_msi_disable(struct vfio_pci_ng_device *vpdev, bool msix)
 
 	/*
 	 * Disabling MSI/MSI-X clears DisINTx in the PCI core; put INTx back
-	 * under our mask when it is not ours to hand out.
+	 * under our mask: parked, or not ours to hand out.
 	 */
 	if (vpdev->nointx)
 		vfio_pci_command_update(vpdev, 0, PCI_COMMAND_INTX_DISABLE,
 					NULL);
+	else
+		__vfio_pci_intx_park(vpdev);
 
 	vfio_pci_free_ctx(vpdev);
 	vpdev->irq_type = VFIO_PCI_NUM_IRQS;
-	vfio_pci_intx_guard_on(vpdev);
 }
 
 static int vfio_pci_set_msi_trigger(struct vfio_pci_ng_device *vpdev,
@@ -1126,8 +1077,6 @@ void vfio_pci_irqs_teardown(struct vfio_pci_ng_device *vpdev)
 		vfio_pci_msi_disable(vpdev, false);
 	else if (vfio_pci_irq_is(vpdev, VFIO_PCI_MSIX_IRQ_INDEX))
 		vfio_pci_msi_disable(vpdev, true);
-
-	vfio_pci_intx_guard_off(vpdev);
 
 	vfio_pci_replace_trigger(vpdev, &vpdev->err_trigger, NULL);
 	vfio_pci_replace_trigger(vpdev, &vpdev->req_trigger, NULL);

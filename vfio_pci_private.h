@@ -129,8 +129,6 @@ struct vfio_pci_policy {
  * @pm_runtime_engaged: userspace put the open device in low power.
  * @pm_intx_masked: runtime suspend masked INTx, which stays masked until
  *	resume; under @irqlock.
- * @intx_guarded: our guard handler is on the INTx line (open, INTx not set
- *	up by the user; vfio_pci_intrs.c); under @igate.
  * @intx_closed_masked: the last close set DisINTx, which the next open
  *	clears; under the dev_set lock.
  * @sriov_active: the PF has VFs: it must stay in D0.
@@ -200,7 +198,6 @@ struct vfio_pci_ng_device {
 	struct eventfd_ctx *pm_wake_trigger;
 	bool pm_runtime_engaged;
 	bool pm_intx_masked;
-	bool intx_guarded;
 	bool intx_closed_masked;
 	bool sriov_active;
 	struct vfio_pci_vf_token *vf_token;
@@ -316,7 +313,7 @@ long vfio_pci_ioctl_get_irq_info(struct vfio_pci_ng_device *vpdev,
 long vfio_pci_ioctl_set_irqs(struct vfio_pci_ng_device *vpdev,
 			     struct vfio_irq_set __user *uarg);
 void vfio_pci_irqs_teardown(struct vfio_pci_ng_device *vpdev);
-void vfio_pci_intx_guard_start(struct vfio_pci_ng_device *vpdev);
+void vfio_pci_intx_park(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_signal_err(struct vfio_pci_ng_device *vpdev);
 bool vfio_pci_signal_req(struct vfio_pci_ng_device *vpdev, unsigned int count);
 void vfio_pci_intx_pm_mask(struct vfio_pci_ng_device *vpdev);

@@ -207,7 +207,7 @@ static const struct {
 	 * Measured (6.1): with no interrupt set up, the in-tree driver lets
 	 * INTx-disable in the hardware follow the user's virtual bit, so an
 	 * INTx raised then has no handler, and the host disables the shared
-	 * line ("irq 21: nobody cared").  Ours guards the line.
+	 * line ("irq 21: nobody cared").  Ours keeps the function parked.
 	 */
 	{ C_KICK, NULL, "the in-tree driver: an INTx raised with no interrupt set up is not "
 	  "handled, and the host disables the shared line (nobody cared)" },
