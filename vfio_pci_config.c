@@ -30,9 +30,10 @@
  *   never cross a capability boundary; each piece is handled by the table
  *   (and hooks) of its capability.
  *
- * Locking: vconfig->lock serializes the config writes of one device, and
- * the reads whose hook changes state (vfio_pci_read_unlocked(): the other
- * reads go without it, as in-tree).  It is outermost: while holding it we
+ * Locking: vconfig->lock serializes the config accesses of one device that
+ * reach the hardware or run a hook with state (vfio_pci_piece_unlocked():
+ * plain reads, and writes of virtual bytes only, go without it, as
+ * in-tree).  It is outermost: while holding it we
  * take memory_lock (command register, FLR, power state) and igate (INTx
  * masking, MSI flags); nothing may take it while holding either.  It is
  * never held across copy_{to,from}_user().  memory_lock is released before
@@ -175,10 +176,13 @@ static __le32 vfio_pci_len_mask(unsigned int len)
  * The mask bytes of a table for a piece at offset off of its block.  A
  * piece is a naturally aligned 1, 2 or 4 bytes, so it lies in the table or
  * past its end, never across it (the table size is a multiple of 4); the
- * constant-size copies are single loads on the config hot path.
+ * constant-size copies are single loads.  Always inlined: it runs two to
+ * four times per config access, and out of line (function entry, stack
+ * protector, return thunk) it cost 1-3 % of a config access under icount.
  */
-static __le32 vfio_pci_perm_mask(const u8 *bits, unsigned int off,
-				 unsigned int len)
+static __always_inline __le32 vfio_pci_perm_mask(const u8 *bits,
+						 unsigned int off,
+						 unsigned int len)
 {
 	__le32 mask = 0;
 
@@ -1755,19 +1759,39 @@ static unsigned int vfio_pci_piece_len(const struct vfio_pci_vconfig *vc,
 }
 
 /*
- * Whether a read can do without vconfig->lock: one that changes no state,
- * with no hook, or the header's outside the BARs (whose read may redo the
- * sizing fixup).  Racing with a write of the same bytes, it sees the old or
- * the new value, as with the hardware; the revoke waits for writes only.
- * Writes all take the lock: a lockless write of virtual bytes measured
- * slower under icount on 6.1 and 6.12 (faster only under lockdep).
+ * Whether a piece can do without vconfig->lock: a read that changes no
+ * state (no hook, or the header's outside the BARs, whose read may redo the
+ * sizing fixup), or a write that changes only the virtual copy (no hook,
+ * or the header's outside the command register and the BARs, and no bit of
+ * it goes to the hardware: the interrupt line, say).  Racing with another
+ * access of the same bytes, such a piece sees or leaves the old or the new
+ * value, as with the hardware; it writes only its own bytes of the copy.
+ * The revoke, which needs every hardware write out of the way, has nothing
+ * to wait for in it.
  */
-static bool vfio_pci_read_unlocked(const struct vfio_pci_cfg_cap *cap,
-				   unsigned int pos)
+static bool vfio_pci_piece_unlocked(const struct vfio_pci_cfg_cap *cap,
+				    unsigned int pos, unsigned int len,
+				    bool iswrite)
 {
-	if (!cap || !cap->perm->read)
+	const struct vfio_pci_perm *perm;
+	unsigned int off;
+
+	if (!cap)
+		return !iswrite;
+	perm = cap->perm;
+	if (perm == &vfio_pci_perm_header) {
+		if (vfio_pci_is_bar(pos))
+			return false;
+		if (iswrite && pos <= PCI_COMMAND + 1 && pos + len > PCI_COMMAND)
+			return false;
+	} else if (iswrite ? !!perm->write : !!perm->read) {
+		return false;
+	}
+	if (!iswrite)
 		return true;
-	return cap->perm == &vfio_pci_perm_header && !vfio_pci_is_bar(pos);
+	off = pos - cap->start;
+	return !(vfio_pci_perm_mask(perm->wr, off, len) &
+		 ~vfio_pci_perm_mask(perm->virt, off, len));
 }
 
 static ssize_t vfio_pci_config_piece(struct vfio_pci_ng_device *vpdev,
@@ -1787,7 +1811,7 @@ static ssize_t vfio_pci_config_piece(struct vfio_pci_ng_device *vpdev,
 	if (iswrite && vfio_pci_copy_from_user_small(&val, sizeof(val), buf, len))
 		return -EFAULT;
 
-	unlocked = !iswrite && vfio_pci_read_unlocked(cap, pos);
+	unlocked = vfio_pci_piece_unlocked(cap, pos, len, iswrite);
 	if (!unlocked)
 		mutex_lock(&vc->lock);
 	if (vfio_pci_revoked(vpdev)) {
