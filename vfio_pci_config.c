@@ -185,10 +185,12 @@ static __always_inline __le32 vfio_pci_perm_mask(const u8 *bits,
 						 unsigned int len)
 {
 	__le32 mask = 0;
+	unsigned int n;
 
 	if (off >= VFIO_PCI_PERM_BYTES)
 		return 0;
-	switch (min_t(unsigned int, len, VFIO_PCI_PERM_BYTES - off)) {
+	n = min_t(unsigned int, len, VFIO_PCI_PERM_BYTES - off);
+	switch (n) {
 	case 4:
 		memcpy(&mask, bits + off, 4);
 		break;
@@ -199,8 +201,7 @@ static __always_inline __le32 vfio_pci_perm_mask(const u8 *bits,
 		memcpy(&mask, bits + off, 1);
 		break;
 	default:
-		memcpy(&mask, bits + off,
-		       min_t(unsigned int, len, VFIO_PCI_PERM_BYTES - off));
+		memcpy(&mask, bits + off, n);
 	}
 	return mask;
 }

@@ -1657,11 +1657,7 @@ static int vfio_pci_read_msix_location(struct vfio_pci_ng_device *vpdev)
  */
 static void vfio_pci_intx_mask_closed(struct vfio_pci_ng_device *vpdev)
 {
-	if (!vpdev->pci_2_3)
-		return;
-	if (vfio_pci_command_update(vpdev, 0, PCI_COMMAND_INTX_DISABLE, NULL))
-		pci_dbg(vpdev->pdev, "could not mask INTx while closed\n");
-	else
+	if (vfio_pci_intx_park(vpdev))
 		vpdev->intx_closed_masked = true;
 }
 

@@ -278,11 +278,15 @@ void vfio_pci_intx_virt_disable(struct vfio_pci_ng_device *vpdev, bool disable)
  * @igate, except the health path, which runs under the memory lock and
  * reads the interrupt type once.
  */
-static void __vfio_pci_intx_park(struct vfio_pci_ng_device *vpdev)
+static bool __vfio_pci_intx_park(struct vfio_pci_ng_device *vpdev)
 {
-	if (vpdev->pci_2_3 &&
-	    vfio_pci_command_update(vpdev, 0, PCI_COMMAND_INTX_DISABLE, NULL))
+	if (!vpdev->pci_2_3)
+		return false;
+	if (vfio_pci_command_update(vpdev, 0, PCI_COMMAND_INTX_DISABLE, NULL)) {
 		pci_dbg(vpdev->pdev, "could not park INTx\n");
+		return false;
+	}
+	return true;
 }
 
 /**
@@ -290,14 +294,16 @@ static void __vfio_pci_intx_park(struct vfio_pci_ng_device *vpdev)
  *	up (see above), from outside the interrupt code
  * @vpdev: the device, open
  *
- * For the open (nothing set up, no user yet) and for a function back from
- * dead (under the memory lock, which nests inside @igate): reads the
- * interrupt type once, without @igate.
+ * For the open and the close (nothing set up, no user) and for a function
+ * back from dead (under the memory lock, which nests inside @igate): reads
+ * the interrupt type once, without @igate.
+ *
+ * Return: true if DisINTx is now set by this call.
  */
-void vfio_pci_intx_park(struct vfio_pci_ng_device *vpdev)
+bool vfio_pci_intx_park(struct vfio_pci_ng_device *vpdev)
 {
-	if (READ_ONCE(vpdev->irq_type) == VFIO_PCI_NUM_IRQS)
-		__vfio_pci_intx_park(vpdev);
+	return READ_ONCE(vpdev->irq_type) == VFIO_PCI_NUM_IRQS &&
+	       __vfio_pci_intx_park(vpdev);
 }
 
 static int vfio_pci_alloc_ctx(struct vfio_pci_ng_device *vpdev,

@@ -313,7 +313,7 @@ long vfio_pci_ioctl_get_irq_info(struct vfio_pci_ng_device *vpdev,
 long vfio_pci_ioctl_set_irqs(struct vfio_pci_ng_device *vpdev,
 			     struct vfio_irq_set __user *uarg);
 void vfio_pci_irqs_teardown(struct vfio_pci_ng_device *vpdev);
-void vfio_pci_intx_park(struct vfio_pci_ng_device *vpdev);
+bool vfio_pci_intx_park(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_signal_err(struct vfio_pci_ng_device *vpdev);
 bool vfio_pci_signal_req(struct vfio_pci_ng_device *vpdev, unsigned int count);
 void vfio_pci_intx_pm_mask(struct vfio_pci_ng_device *vpdev);
