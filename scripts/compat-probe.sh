@@ -121,6 +121,11 @@ probe VFIO_GET_REGION_INFO_CAPS "linux/vfio.h" '
 		.get_region_info_caps = NULL,
 	};'
 
+# 6.8+: pte_next_pfn() gives the PTE of the next PFN with the same
+# protection (set_ptes() batching); 6.1 has no such helper.
+probe PTE_NEXT_PFN "linux/mm.h linux/pgtable.h" '
+	pte_t pte __maybe_unused = pte_next_pfn(__pte(0));'
+
 # A probe that compiles everywhere: when it fails, the tool chain does not
 # work with this tree (missing compiler, host tools that do not run, flags
 # the compiler lacks), and every other answer would be a wrong "no".
