@@ -1059,7 +1059,7 @@ static int vfio_pci_walk_fill(struct pci_dev *pdev,
 	return 0;
 }
 
-static long
+static noinline_for_stack long
 vfio_pci_ioctl_get_hot_reset_info(struct vfio_pci_ng_device *vpdev,
 				  struct vfio_pci_hot_reset_info __user *uarg)
 {
@@ -1236,8 +1236,9 @@ out:
 	return ret;
 }
 
-static long vfio_pci_ioctl_hot_reset(struct vfio_pci_ng_device *vpdev,
-				     struct vfio_pci_hot_reset __user *uarg)
+static noinline_for_stack long
+vfio_pci_ioctl_hot_reset(struct vfio_pci_ng_device *vpdev,
+			 struct vfio_pci_hot_reset __user *uarg)
 {
 	unsigned long minsz = offsetofend(struct vfio_pci_hot_reset, count);
 	struct vfio_pci_hot_reset hdr;
@@ -1923,8 +1924,9 @@ static int vfio_pci_copy_info_caps(struct vfio_device_info __user *uarg,
 	return 0;
 }
 
-static long vfio_pci_ioctl_get_info(struct vfio_pci_ng_device *vpdev,
-				    struct vfio_device_info __user *uarg)
+static noinline_for_stack long
+vfio_pci_ioctl_get_info(struct vfio_pci_ng_device *vpdev,
+			struct vfio_device_info __user *uarg)
 {
 	unsigned long minsz = offsetofend(struct vfio_device_info, num_irqs);
 	struct vfio_device_info info = { };
@@ -2072,8 +2074,9 @@ static int vfio_pci_get_region_info_caps(struct vfio_device *core_vdev,
 	return ret;
 }
 
-static long vfio_pci_ioctl_get_region_info(struct vfio_pci_ng_device *vpdev,
-					   struct vfio_region_info __user *uarg)
+static noinline_for_stack long
+vfio_pci_ioctl_get_region_info(struct vfio_pci_ng_device *vpdev,
+			       struct vfio_region_info __user *uarg)
 {
 	unsigned long minsz = offsetofend(struct vfio_region_info, offset);
 	struct vfio_info_cap caps = { };
@@ -2111,7 +2114,8 @@ out:
 	return ret;
 }
 
-static long vfio_pci_ioctl_reset(struct vfio_pci_ng_device *vpdev)
+static noinline_for_stack long
+vfio_pci_ioctl_reset(struct vfio_pci_ng_device *vpdev)
 {
 	int ret;
 
@@ -2137,6 +2141,11 @@ static long vfio_pci_ioctl_reset(struct vfio_pci_ng_device *vpdev)
 	return ret;
 }
 
+/*
+ * The ioctls that fill a buffer or take a reset are out of line
+ * (noinline_for_stack): inlined here, their locals would give SET_IRQS and
+ * IOEVENTFD, the ones a VM issues while it runs, a large stack frame.
+ */
 static long vfio_pci_ioctl_dispatch(struct vfio_device *core_vdev,
 				    unsigned int cmd, unsigned long arg)
 {

@@ -97,8 +97,8 @@ static inline u64 vfio_pci_trace_ioctl_start(void)
 void vfio_pci_debug_init(struct vfio_pci_ng_device *vpdev);
 void vfio_pci_debug_open(struct vfio_pci_ng_device *vpdev, int ret);
 void vfio_pci_debug_close(struct vfio_pci_ng_device *vpdev);
-void vfio_pci_trace_ioctl(struct vfio_pci_ng_device *vpdev, unsigned int cmd,
-			  unsigned long arg, long ret, u64 start);
+void __vfio_pci_trace_ioctl(struct vfio_pci_ng_device *vpdev, unsigned int cmd,
+			    unsigned long arg, long ret, u64 start);
 void vfio_pci_trace_feature(struct vfio_pci_ng_device *vpdev, u32 flags,
 			    size_t argsz, int ret, u64 start);
 int vfio_pci_debug_reset(struct vfio_pci_ng_device *vpdev, unsigned int scope,
@@ -127,6 +127,14 @@ static inline void vfio_pci_trace_fault(struct vm_fault *vmf,
 {
 	if (trace_vfio_pci_mmap_fault_enabled())
 		__vfio_pci_trace_fault(vmf, order, start, end, ret);
+}
+
+static inline void vfio_pci_trace_ioctl(struct vfio_pci_ng_device *vpdev,
+					unsigned int cmd, unsigned long arg,
+					long ret, u64 start)
+{
+	if (trace_vfio_pci_ioctl_enabled())
+		__vfio_pci_trace_ioctl(vpdev, cmd, arg, ret, start);
 }
 
 static inline void vfio_pci_trace_zap(struct vfio_pci_ng_device *vpdev)

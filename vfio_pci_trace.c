@@ -105,7 +105,7 @@ void vfio_pci_debug_close(struct vfio_pci_ng_device *vpdev)
 }
 
 /**
- * vfio_pci_trace_ioctl() - the vfio_pci_ioctl event of a device ioctl
+ * __vfio_pci_trace_ioctl() - the vfio_pci_ioctl event of a device ioctl
  * @vpdev: the device
  * @cmd: the ioctl command
  * @arg: its user argument
@@ -115,13 +115,11 @@ void vfio_pci_debug_close(struct vfio_pci_ng_device *vpdev)
  * The argument summary is read back from the user's buffer, so it shows
  * what the buffer holds after the ioctl (only while the event is enabled).
  */
-void vfio_pci_trace_ioctl(struct vfio_pci_ng_device *vpdev, unsigned int cmd,
-			  unsigned long arg, long ret, u64 start)
+void __vfio_pci_trace_ioctl(struct vfio_pci_ng_device *vpdev, unsigned int cmd,
+			    unsigned long arg, long ret, u64 start)
 {
 	u32 head[3] = { 0 };
 
-	if (!trace_vfio_pci_ioctl_enabled())
-		return;
 	if (cmd != VFIO_DEVICE_RESET &&
 	    copy_from_user(head, (void __user *)arg, sizeof(head)))
 		memset(head, 0, sizeof(head));
