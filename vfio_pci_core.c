@@ -550,7 +550,12 @@ static bool vfio_pci_mmap_populate(struct vm_fault *vmf)
 					     vma->vm_page_prot)),
 	};
 
-	/* Only page table allocation fails: the fault goes page by page. */
+	/*
+	 * Under Xen PV before 6.8, and when page table allocation fails, the
+	 * fault goes page by page.
+	 */
+	if (!vfio_pci_compat_pte_step_ok())
+		return false;
 	return !apply_to_page_range(vma->vm_mm, vma->vm_start,
 				    vma->vm_end - vma->vm_start,
 				    vfio_pci_populate_pte, &pop);
