@@ -2157,6 +2157,9 @@ static long vfio_pci_ioctl_dispatch(struct vfio_device *core_vdev,
 	struct vfio_pci_ng_device *vpdev = to_vpdev(core_vdev);
 	void __user *uarg = (void __user *)arg;
 
+	if (vfio_pci_revoked(vpdev))
+		return -ENODEV;
+
 	switch (cmd) {
 	case VFIO_DEVICE_GET_INFO:
 		return vfio_pci_ioctl_get_info(vpdev, uarg);
@@ -2179,17 +2182,24 @@ static long vfio_pci_ioctl_dispatch(struct vfio_device *core_vdev,
 	}
 }
 
+/* Out of line, so that the untraced path needs no stack frame. */
+static noinline long vfio_pci_ioctl_traced(struct vfio_device *core_vdev,
+					   unsigned int cmd, unsigned long arg)
+{
+	u64 start = ktime_get_ns();
+	long ret = vfio_pci_ioctl_dispatch(core_vdev, cmd, arg);
+
+	__vfio_pci_trace_ioctl(to_vpdev(core_vdev), cmd, arg, ret, start);
+	return ret;
+}
+
 static long vfio_pci_ioctl(struct vfio_device *core_vdev, unsigned int cmd,
 			   unsigned long arg)
 {
-	u64 start = vfio_pci_trace_ioctl_start();
-	long ret = -ENODEV;
-
-	if (!vfio_pci_revoked(to_vpdev(core_vdev)))
-		ret = vfio_pci_ioctl_dispatch(core_vdev, cmd, arg);
-
-	vfio_pci_trace_ioctl(to_vpdev(core_vdev), cmd, arg, ret, start);
-	return ret;
+	/* Without the ioctl event, each handler is a tail call from here. */
+	if (trace_vfio_pci_ioctl_enabled())
+		return vfio_pci_ioctl_traced(core_vdev, cmd, arg);
+	return vfio_pci_ioctl_dispatch(core_vdev, cmd, arg);
 }
 
 /*

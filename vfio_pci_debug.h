@@ -105,8 +105,6 @@ int vfio_pci_debug_reset(struct vfio_pci_ng_device *vpdev, unsigned int scope,
 			 int (*reset)(struct pci_dev *pdev));
 int vfio_pci_debug_set_power(struct vfio_pci_ng_device *vpdev,
 			     pci_power_t state);
-void vfio_pci_debug_irq(struct vfio_pci_ng_device *vpdev, unsigned int index,
-			unsigned int vector);
 void __vfio_pci_trace_fault(struct vm_fault *vmf, unsigned int order,
 			    unsigned long start, unsigned long end,
 			    vm_fault_t ret);
@@ -120,6 +118,19 @@ void vfio_pci_trace_signal(struct vfio_pci_ng_device *vpdev,
 const char *vfio_pci_reset_scope_name(unsigned int scope);
 const char *vfio_pci_reset_method_name(unsigned int method);
 
+/*
+ * Count and trace an interrupt taken for userspace, in hard interrupt
+ * context: inline, the round trip of an interrupt is the hottest path.
+ */
+static inline void vfio_pci_debug_irq(struct vfio_pci_debug *dbg,
+				      struct pci_dev *pdev, unsigned int index,
+				      unsigned int vector)
+{
+	atomic_long_inc(vector < VFIO_PCI_DEBUG_VECTORS ? &dbg->irqs[vector] :
+			&dbg->irqs_other);
+	trace_vfio_pci_irq(pdev, index, vector);
+}
+
 /* The hooks of the hot paths: a call only while their event is enabled. */
 static inline void vfio_pci_trace_fault(struct vm_fault *vmf,
 					unsigned int order, unsigned long start,
@@ -127,14 +138,6 @@ static inline void vfio_pci_trace_fault(struct vm_fault *vmf,
 {
 	if (trace_vfio_pci_mmap_fault_enabled())
 		__vfio_pci_trace_fault(vmf, order, start, end, ret);
-}
-
-static inline void vfio_pci_trace_ioctl(struct vfio_pci_ng_device *vpdev,
-					unsigned int cmd, unsigned long arg,
-					long ret, u64 start)
-{
-	if (trace_vfio_pci_ioctl_enabled())
-		__vfio_pci_trace_ioctl(vpdev, cmd, arg, ret, start);
 }
 
 static inline void vfio_pci_trace_zap(struct vfio_pci_ng_device *vpdev)

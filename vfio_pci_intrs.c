@@ -122,7 +122,8 @@ static irqreturn_t vfio_pci_intx_handler(int irq, void *dev_id)
 	spin_unlock_irqrestore(&vpdev->irqlock, flags);
 
 	if (signal) {
-		vfio_pci_debug_irq(vpdev, VFIO_PCI_INTX_IRQ_INDEX, 0);
+		vfio_pci_debug_irq(&vpdev->debug, vpdev->pdev,
+				   VFIO_PCI_INTX_IRQ_INDEX, 0);
 		vfio_pci_intx_signal(vpdev);
 	}
 	return ret;
@@ -551,7 +552,8 @@ static irqreturn_t vfio_pci_msi_handler(int irq, void *arg)
 {
 	struct vfio_pci_irq_ctx *ctx = arg;
 
-	vfio_pci_debug_irq(ctx->vpdev, ctx->index, ctx->vector);
+	vfio_pci_debug_irq(&ctx->vpdev->debug, ctx->vpdev->pdev, ctx->index,
+			   ctx->vector);
 	vfio_pci_compat_eventfd_signal(ctx->trigger);
 	return IRQ_HANDLED;
 }

@@ -209,26 +209,6 @@ int vfio_pci_debug_set_power(struct vfio_pci_ng_device *vpdev,
 }
 
 /**
- * vfio_pci_debug_irq() - count and trace an interrupt taken for userspace
- * @vpdev: the device
- * @index: VFIO_PCI_INTX/MSI/MSIX_IRQ_INDEX
- * @vector: the vector
- *
- * Called from hard interrupt context.
- */
-void vfio_pci_debug_irq(struct vfio_pci_ng_device *vpdev, unsigned int index,
-			unsigned int vector)
-{
-	struct vfio_pci_debug *dbg = &vpdev->debug;
-
-	if (vector < VFIO_PCI_DEBUG_VECTORS)
-		atomic_long_inc(&dbg->irqs[vector]);
-	else
-		atomic_long_inc(&dbg->irqs_other);
-	trace_vfio_pci_irq(vpdev->pdev, index, vector);
-}
-
-/**
  * __vfio_pci_trace_fault() - the vfio_pci_mmap_fault event
  * @vmf: the fault
  * @order: its order (0: a page, which maps a block or the whole vma)
