@@ -81,21 +81,11 @@ bool vfio_pci_health_answers(struct vfio_pci_ng_device *vpdev)
 	return vfio_pci_identity(vpdev->pdev, &id) && id == vpdev->health_id;
 }
 
-/**
- * vfio_pci_health_check() - check the function after a reset or resume
- * @vpdev: the device, awake
- * @scope: VFIO_PCI_RESET_* of what was just done
- *
- * Marks the function dead, or alive again, saying so once per change in
- * the log and through the vfio_pci_health event.
- *
- * Return: true if it answers.
- */
-bool vfio_pci_health_check(struct vfio_pci_ng_device *vpdev,
-			   unsigned int scope)
+/* Record whether the function answered (@ok); report a change once. */
+static bool vfio_pci_health_note(struct vfio_pci_ng_device *vpdev,
+				 unsigned int scope, bool ok)
 {
 	struct pci_dev *pdev = vpdev->pdev;
-	bool ok = vfio_pci_health_answers(vpdev);
 
 	/* Checks may race (a resume and a reset): one of them reports. */
 	if (xchg(&vpdev->dead, !ok) == !ok)
@@ -119,6 +109,23 @@ bool vfio_pci_health_check(struct vfio_pci_ng_device *vpdev,
 }
 
 /**
+ * vfio_pci_health_check() - check the function after a reset or resume
+ * @vpdev: the device, awake
+ * @scope: VFIO_PCI_RESET_* of what was just done
+ *
+ * Marks the function dead, or alive again, saying so once per change in
+ * the log and through the vfio_pci_health event.
+ *
+ * Return: true if it answers.
+ */
+bool vfio_pci_health_check(struct vfio_pci_ng_device *vpdev,
+			   unsigned int scope)
+{
+	return vfio_pci_health_note(vpdev, scope,
+				    vfio_pci_health_answers(vpdev));
+}
+
+/**
  * vfio_pci_health_recover() - check the function at open or close; escalate
  * @vpdev: the device, awake, being opened or closed
  * @scope: VFIO_PCI_RESET_OPEN or VFIO_PCI_RESET_CLOSE
@@ -133,7 +140,7 @@ int vfio_pci_health_recover(struct vfio_pci_ng_device *vpdev,
 			    unsigned int scope)
 {
 	if (vfio_pci_health_answers(vpdev)) {
-		vfio_pci_health_check(vpdev, scope);
+		vfio_pci_health_note(vpdev, scope, true);
 		return 0;
 	}
 	/* No reset for a function its hotplug driver found gone. */
