@@ -299,7 +299,9 @@ static bool __vfio_pci_intx_park(struct vfio_pci_ng_device *vpdev)
  * back from dead (under the memory lock, which nests inside @igate): reads
  * the interrupt type once, without @igate.
  *
- * Return: true if DisINTx is now set by this call.
+ * Return: true if the function is parked now (DisINTx set in the hardware,
+ * by this call or before it), false if it cannot be parked, an interrupt is
+ * set up, or the write failed.
  */
 bool vfio_pci_intx_park(struct vfio_pci_ng_device *vpdev)
 {
